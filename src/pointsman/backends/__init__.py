@@ -1,0 +1,1 @@
+"""Backends: provider clients, and the reliable dispatch (retries, fallback, breakers) over them."""

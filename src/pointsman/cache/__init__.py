@@ -1,0 +1,1 @@
+"""Semantic cache of responses."""

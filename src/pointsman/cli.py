@@ -1,0 +1,37 @@
+"""The `pointsman` command. Each area adds its commands from `pointsman.commands.<area>`."""
+
+from __future__ import annotations
+
+import typer
+
+from pointsman import __version__
+from pointsman.commands import gateway, lab
+
+app = typer.Typer(
+    name="pointsman",
+    help="Route each LLM request to the model that should answer it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pointsman {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """pointsman: an OpenAI-compatible routing gateway and a lab to train and evaluate routers."""
+
+
+lab.register(app)
+gateway.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Configuration: YAML validated by pydantic, errors that name the bad key."""

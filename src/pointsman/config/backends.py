@@ -1,0 +1,61 @@
+"""Backend configuration: one entry per model the gateway can call."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+
+class Timeouts(BaseModel):
+    """Seconds. `first_byte`: from sending the request to the first response byte; `idle`: the longest gap
+    between two streamed chunks; `total`: the whole call, stream included."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect: PositiveFloat = 5.0
+    first_byte: PositiveFloat = 60.0
+    idle: PositiveFloat = 30.0
+    total: PositiveFloat = 600.0
+
+
+class RetryPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(2, ge=1, le=10, description="tries of the same backend, the first included")
+    backoff: float = Field(0.1, ge=0, description="seconds before the first retry; doubles each time")
+    max_backoff: float = Field(2.0, ge=0)
+
+
+class BreakerPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    failures: PositiveInt = Field(5, description="consecutive failures that open the breaker")
+    cooldown: PositiveFloat = Field(10.0, description="seconds open before a half-open probe")
+
+
+class BackendConfig(BaseModel):
+    """A model the gateway can call. `name` is what clients, routers and route profiles call it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal["openai", "anthropic", "llamacpp", "replay"]
+    base_url: str | None = Field(None, description="HTTP kinds: e.g. http://localhost:8000/v1")
+    model: str | None = Field(None, description="the upstream's model id; defaults to `name`")
+    model_path: str | None = Field(None, description="llamacpp: a GGUF file, or 'smollm2' for the bundled one")
+    replay_data: str | None = Field(None, description="replay: recorded responses (RouteProfile JSON)")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    input_price: float = Field(0.0, ge=0, description="USD per 1M input tokens")
+    output_price: float = Field(0.0, ge=0, description="USD per 1M output tokens")
+    context_window: PositiveInt | None = Field(None, description="tokens; prompts that do not fit skip it")
+    max_concurrency: PositiveInt = Field(64, description="in-flight calls at most")
+    trusted: bool = Field(True, description="false: PII is redacted before this backend sees a request")
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+
+    @property
+    def upstream_model(self) -> str:
+        return self.model or self.name

@@ -1,0 +1,1 @@
+"""The HTTP gateway: an OpenAI-compatible server that routes each request."""

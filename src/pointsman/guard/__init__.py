@@ -1,0 +1,1 @@
+"""Guards: block, redact or divert a request before any backend sees it."""

@@ -1,0 +1,1 @@
+"""Policy: rules over signals -> a decision; objectives that turn predictions into a choice."""

@@ -1,0 +1,1 @@
+"""Routers: learned selectors predicting each model's quality for a query, one estimator contract."""

@@ -1,0 +1,1 @@
+"""Request signals: cheap-to-expensive features of a request, computed once, lazily, in parallel."""

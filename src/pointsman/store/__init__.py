@@ -1,0 +1,1 @@
+"""Stores: decision log, feedback, shared state (SQLite by default, Postgres to scale)."""

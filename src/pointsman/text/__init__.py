@@ -1,0 +1,1 @@
+"""Text: offline sentence embeddings (MiniLM via onnxruntime) and their on-disk cache."""
