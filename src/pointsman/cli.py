@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pointsman import __version__
-from pointsman.commands import gateway, lab
+from pointsman.commands import data, gateway, lab
 
 app = typer.Typer(
     name="pointsman",
@@ -29,6 +29,7 @@ def _root(
     """pointsman: an OpenAI-compatible routing gateway and a lab to train and evaluate routers."""
 
 
+data.register(app)
 lab.register(app)
 gateway.register(app)
 

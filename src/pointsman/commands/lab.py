@@ -1,4 +1,4 @@
-"""Router-lab commands: data inspect, train, route, eval."""
+"""Router-lab commands: train, route, eval."""
 
 from __future__ import annotations
 
@@ -6,5 +6,4 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Look at routing data.", no_args_is_help=True)
-    app.add_typer(data_app, name="data")
+    pass
