@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pointsman import __version__
-from pointsman.commands import data, gateway, lab
+from pointsman.commands import data, gateway, lab, signals
 
 app = typer.Typer(
     name="pointsman",
@@ -32,6 +32,7 @@ def _root(
 data.register(app)
 lab.register(app)
 gateway.register(app)
+signals.register(app)
 
 
 def main() -> None:
