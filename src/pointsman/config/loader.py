@@ -1,0 +1,227 @@
+"""Read a gateway config file: YAML -> GatewayConfig, with every problem named by key path and line.
+
+`load_config(path)` raises ConfigError listing all problems at once, e.g.
+`gateway.yaml:14: profiles[1].candidates[0]: unknown backend 'gpt-5' (known: a, b)`.
+Relative paths in the file (router files, the SQLite file, replay data, GGUF files) are relative to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+from pydantic import ValidationError
+
+from pointsman.config.gateway import GatewayConfig, ProfileConfig
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    loc: Loc
+    message: str
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        key = format_loc(self.loc)
+        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; `problems` lists each one with its key path."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__("\n".join(p.render(source) for p in self.problems))
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, [Problem((), "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [Problem((), f"cannot read: {exc}")]) from None
+    return parse_config(text, source=source, base_dir=path.parent)
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> GatewayConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(source, [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, [Problem((), "expected a mapping of sections (server, backends, profiles, ...)")])
+    try:
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_from_pydantic(err, root) for err in exc.errors()]
+        raise ConfigError(source, problems) from None
+    problems = [Problem(p.loc, p.message, _line_of(root, p.loc)) for p in check_references(config)]
+    if problems:
+        raise ConfigError(source, problems)
+    if base_dir is not None:
+        _resolve_paths(config, base_dir)
+        problems = [Problem(p.loc, p.message, _line_of(root, p.loc)) for p in check_files(config)]
+        if problems:
+            raise ConfigError(source, problems)
+    return config
+
+
+def _from_pydantic(err: dict[str, Any], root: yaml.Node | None) -> Problem:
+    # Pydantic names union/validator branches in the loc ("function-after[...]"); keep only real keys.
+    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not ("[" in p or p.startswith("function-")))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err and err["type"] not in ("value_error", "assertion_error") and not isinstance(
+        err["input"], (dict, list)
+    ):
+        msg = f"{msg} (got {err['input']!r})"
+    return Problem(loc, msg, _line_of(root, loc))
+
+
+def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
+    """The 1-based line of the deepest node of `loc` that exists in the YAML tree."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+            if node is None:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+# -- references between sections --------------------------------------------------------------------
+
+
+def check_references(cfg: GatewayConfig) -> list[Problem]:
+    out: list[Problem] = []
+    backends = [b.name for b in cfg.backends]
+    known = set(backends)
+    profiles = [p.name for p in cfg.profiles]
+
+    def unknown_backend(loc: Loc, name: str) -> None:
+        if name not in known:
+            out.append(Problem(loc, f"unknown backend {name!r} (known: {', '.join(backends)})"))
+
+    for i, name in enumerate(backends):
+        if backends.index(name) != i:
+            out.append(Problem(("backends", i, "name"), f"duplicate backend name {name!r}"))
+    for i, p in enumerate(cfg.profiles):
+        loc: Loc = ("profiles", i)
+        if profiles.index(p.name) != i:
+            out.append(Problem((*loc, "name"), f"duplicate profile name {p.name!r}"))
+        if p.name in known:
+            out.append(Problem((*loc, "name"), f"{p.name!r} is also a backend name; requests could not tell them apart"))
+        for j, c in enumerate(p.candidates):
+            unknown_backend((*loc, "candidates", j), c)
+            if p.candidates.index(c) != j:
+                out.append(Problem((*loc, "candidates", j), f"{c!r} is listed twice"))
+        for j, c in enumerate(p.fallbacks):
+            unknown_backend((*loc, "fallbacks", j), c)
+        for j, c in enumerate(p.selector.order or []):
+            if c not in p.candidates:
+                out.append(Problem((*loc, "selector", "order", j), f"{c!r} is not one of this profile's candidates"))
+        if p.selector.router is None and p.objective.model_fields_set:
+            out.append(Problem((*loc, "objective"), "an objective needs predictions: give selector.router"))
+        elif not p.objective.is_resolved:
+            out.append(Problem((*loc, "objective"), f"'{p.objective.describe()}' is a target that was never "
+                               "calibrated: add the 'lambda' that calibration resolved it to"))
+    if cfg.default_profile is not None and cfg.default_profile not in profiles:
+        out.append(Problem(("default_profile",), f"unknown profile {cfg.default_profile!r}{_known(profiles)}"))
+    for i, r in enumerate(cfg.rules):
+        if r.profile not in profiles:
+            out.append(Problem(("rules", i, "profile"), f"unknown profile {r.profile!r}{_known(profiles)}"))
+        for j, m in enumerate(r.models):
+            if m in known:
+                out.append(Problem(("rules", i, "models", j), f"{m!r} is a backend: requests naming it go direct"))
+    if cfg.rules and not cfg.profiles:
+        out.append(Problem(("rules",), "rules choose a profile, but no profiles are configured"))
+    for model, alternatives in cfg.fallbacks.items():
+        unknown_backend(("fallbacks", model), model)
+        for j, c in enumerate(alternatives):
+            unknown_backend(("fallbacks", model, j), c)
+    hashes = [k.sha256 for k in cfg.auth.keys]
+    for i, h in enumerate(hashes):
+        if hashes.index(h) != i:
+            out.append(Problem(("auth", "keys", i, "sha256"), "the same key is configured twice"))
+    return out
+
+
+def _known(names: list[str]) -> str:
+    return f" (known: {', '.join(names)})" if names else " (no profiles are configured)"
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
+    def rel(value: str | None) -> str | None:
+        if value is None or Path(value).is_absolute():
+            return value
+        return str((base / value).resolve())
+
+    for p in cfg.profiles:
+        p.selector.router = rel(p.selector.router)
+    if cfg.store.kind == "sqlite":
+        cfg.store.path = rel(cfg.store.path) or cfg.store.path
+    for b in cfg.backends:
+        b.replay_data = rel(b.replay_data)
+        if b.model_path is not None and b.model_path != "smollm2":
+            b.model_path = rel(b.model_path)
+
+
+def check_files(cfg: GatewayConfig) -> list[Problem]:
+    """Router files exist, are router files, and know every candidate of their profile."""
+    from pointsman.routers.base import RouterFileError, read_router_file
+
+    out: list[Problem] = []
+    for i, p in enumerate(cfg.profiles):
+        if p.selector.router is None:
+            continue
+        loc: Loc = ("profiles", i, "selector", "router")
+        try:
+            header, _ = read_router_file(p.selector.router)
+        except RouterFileError as exc:
+            out.append(Problem(loc, str(exc)))
+            continue
+        out.extend(_router_models(loc, p, [m["name"] for m in header.get("models", [])]))
+    return out
+
+
+def _router_models(loc: Loc, p: ProfileConfig, router_models: list[str]) -> list[Problem]:
+    missing = [c for c in p.candidates if c not in router_models]
+    if not missing:
+        return []
+    return [
+        Problem(
+            loc,
+            f"the router file predicts no quality for {', '.join(map(repr, missing))} "
+            f"(it knows: {', '.join(router_models)})",
+        )
+    ]

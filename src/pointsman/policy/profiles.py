@@ -1,0 +1,93 @@
+"""Route profiles: a named set of candidate models, a selector that ranks them, fallbacks, exploration.
+
+`RouteProfile.select(view)` returns a `Selection`: the ranking the dispatcher falls back down, every candidate's
+predicted quality and cost, and the probability with which the policy put its first model first (1.0 unless the
+profile explores; logged so new policies can be evaluated off-policy on logged traffic).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Mapping
+
+from pointsman.config.backends import BackendConfig
+from pointsman.config.gateway import ProfileConfig
+from pointsman.policy.objective import Objective
+from pointsman.policy.selector import RouterSelector, Scored, Selector, StaticSelector
+from pointsman.signals.base import RequestView
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    ranking: list[str]  # best first, fallbacks last: what the dispatcher tries, in order
+    candidates: list[Scored]  # what the selector saw, in its order
+    probability: float  # P(policy puts ranking[0] first | request)
+    reason: str
+
+
+class RouteProfile:
+    def __init__(
+        self,
+        name: str,
+        selector: Selector,
+        candidates: list[str],
+        *,
+        fallbacks: list[str] | None = None,
+        exploration: float = 0.0,
+        description: str = "",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.selector = selector
+        self.candidates = candidates
+        self.fallbacks = [f for f in fallbacks or [] if f not in candidates]
+        self.exploration = exploration
+        self.description = description
+        self._rng = rng or random.Random()
+
+    @property
+    def learned(self) -> bool:
+        return isinstance(self.selector, RouterSelector)
+
+    async def select(self, view: RequestView, objective: Objective | None = None) -> Selection:
+        ranked = await self.selector.rank(view, objective)
+        order, reason, p = ranked.models, ranked.reason, 1.0
+        if self.exploration:
+            m, eps = len(order), self.exploration
+            if self._rng.random() < eps:
+                pick = self._rng.randrange(m)
+                order = [order[pick], *order[:pick], *order[pick + 1 :]]
+                reason = f"exploring (p={eps:g}): {order[0]} at random; policy said: {reason}"
+                p = eps / m + (1 - eps if pick == 0 else 0.0)
+            else:
+                p = 1 - eps + eps / m
+        return Selection([*order, *self.fallbacks], ranked.scored, p, reason)
+
+
+def build_profile(
+    cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, encoder=None
+) -> RouteProfile:
+    """A runtime profile from its config (loads the router file, if any)."""
+    if cfg.selector.router is not None:
+        from pointsman.routers.base import Router
+
+        selector: Selector = RouterSelector(
+            Router.load(cfg.selector.router),
+            cfg.candidates,
+            cfg.objective,
+            prices={c: (backends[c].input_price, backends[c].output_price) for c in cfg.candidates},
+            encoder=encoder,
+            source=cfg.selector.router,
+        )
+    else:
+        order = cfg.selector.order or cfg.candidates
+        selector = StaticSelector([*order, *(c for c in cfg.candidates if c not in order)])
+    return RouteProfile(
+        cfg.name,
+        selector,
+        list(cfg.candidates),
+        fallbacks=cfg.fallbacks,
+        exploration=cfg.exploration,
+        description=cfg.description,
+    )

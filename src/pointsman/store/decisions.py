@@ -1,0 +1,202 @@
+"""The decision log: one row per request, written in batches by a background thread.
+
+`DecisionLog.put(record)` costs a queue append on the request path; a writer thread flushes every
+`flush_interval` seconds or `batch_size` records, in one transaction. Stores: SQLite (default, WAL) and
+PostgreSQL (psycopg 3); both have the same columns (see docs/gateway.md, "Decision log").
+
+Message content is never in a record unless the store is configured with `log_content`; then the record also
+carries `prompt_hash` (SHA-256 of the canonical JSON of the messages) so traffic can be replayed and
+de-duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Sequence
+
+import orjson
+
+from pointsman.config.gateway import StoreConfig
+
+log = logging.getLogger("pointsman.store")
+
+SCHEMA_VERSION = 1
+# Columns stored as JSON text (SQLite) / JSONB (Postgres).
+JSON_COLUMNS = ("candidates", "fallbacks", "content")
+
+
+@dataclass(slots=True)
+class DecisionRecord:
+    request_id: str
+    time: float  # unix seconds at arrival
+    requested_model: str
+    route: str  # profile name, "direct", or "" when the request failed before a decision
+    status: int  # the HTTP status the client got (200 also for a stream that failed mid-way: see error_code)
+    tenant: str | None = None
+    api_key_id: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # [{"model", "quality", "cost"}], ranked
+    chosen_model: str | None = None  # the policy's first choice
+    served_model: str | None = None  # the model that answered (differs after a fallback)
+    probability: float = 1.0  # P(policy chose chosen_model); 1.0 for deterministic choices
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)  # attempts that did not answer
+    stream: bool = False
+    first_byte_s: float | None = None
+    total_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    error_code: str | None = None
+    prompt_hash: str | None = None
+    content: dict[str, Any] | None = None  # {"messages": [...], "response": "..."} when log_content
+
+    def row(self) -> tuple:
+        values = asdict(self)
+        for c in JSON_COLUMNS:
+            v = values[c]
+            values[c] = None if v is None else orjson.dumps(v).decode()
+        values["stream"] = int(self.stream)
+        return tuple(values[c] for c in COLUMNS)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> DecisionRecord:
+        values = dict(zip(COLUMNS, row))
+        for c in JSON_COLUMNS:
+            v = values[c]
+            if isinstance(v, (str, bytes)):
+                values[c] = orjson.loads(v)
+        values["stream"] = bool(values["stream"])
+        return cls(**values)
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DecisionRecord))
+
+
+def prompt_hash(messages: Any) -> str:
+    """SHA-256 of the messages' canonical JSON (sorted keys): equal conversations hash equally."""
+    return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class DecisionLog(ABC):
+    """A decision store with a batching writer thread. `start()` once, `put()` per request, `close()` at exit."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self.written = 0
+        self.dropped = 0
+        self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(maxsize=config.max_queue)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def log_content(self) -> bool:
+        return self.config.log_content
+
+    def start(self) -> None:
+        self.open()
+        self._thread = threading.Thread(target=self._run, name="pointsman-decision-log", daemon=True)
+        self._thread.start()
+
+    def put(self, record: DecisionRecord) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        """Write everything queued, then release the store."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self.shutdown()
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        interval, size = self.config.flush_interval, self.config.batch_size
+        done = False
+        while not done:
+            batch: list[DecisionRecord] = []
+            try:
+                item = self._queue.get(timeout=interval)
+            except queue.Empty:
+                continue
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= size:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = item is None
+            if batch:
+                self._flush(batch)
+
+    def _flush(self, batch: list[DecisionRecord]) -> None:
+        try:
+            self.write([r.row() for r in batch])
+            self.written += len(batch)
+        except Exception:  # the log must never take the gateway down; the loss is counted and logged
+            self.dropped += len(batch)
+            log.exception("decision log: could not write %d records", len(batch))
+
+    # -- per store ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect and create the schema if missing."""
+
+    @abstractmethod
+    def write(self, rows: list[tuple]) -> None:
+        """Insert rows (in COLUMNS order) in one transaction. Runs in the writer thread."""
+
+    @abstractmethod
+    def shutdown(self) -> None: ...
+
+    @abstractmethod
+    def recent(self, limit: int = 100) -> list[DecisionRecord]:
+        """The last `limit` records, newest first (tests, `pointsman` tooling)."""
+
+
+class NullLog(DecisionLog):
+    """`store: {kind: none}`: decisions are not recorded."""
+
+    def start(self) -> None:
+        pass
+
+    def put(self, record: DecisionRecord) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def write(self, rows: list[tuple]) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def recent(self, limit: int = 100) -> list[DecisionRecord]:
+        return []
+
+
+def open_log(config: StoreConfig) -> DecisionLog:
+    """The configured store (not yet started)."""
+    if config.kind == "sqlite":
+        from pointsman.store.sqlite import SQLiteLog
+
+        return SQLiteLog(config)
+    if config.kind == "postgres":
+        from pointsman.store.postgres import PostgresLog
+
+        return PostgresLog(config)
+    return NullLog(config)

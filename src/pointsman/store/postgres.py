@@ -1,0 +1,97 @@
+"""The decision log in PostgreSQL (psycopg 3): the same columns as SQLite, JSONB for the structured ones.
+
+The DSN comes from the environment variable named by `store.dsn_env` (a secret: never in the config file).
+Install with `pip install 'pointsman[postgres]'`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pointsman.store.decisions import COLUMNS, JSON_COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
+
+_TYPES = {
+    "time": "DOUBLE PRECISION NOT NULL",
+    "status": "INTEGER NOT NULL",
+    "probability": "DOUBLE PRECISION NOT NULL",
+    "stream": "BOOLEAN NOT NULL",
+    "first_byte_s": "DOUBLE PRECISION",
+    "total_s": "DOUBLE PRECISION",
+    "prompt_tokens": "INTEGER",
+    "completion_tokens": "INTEGER",
+    "cost_usd": "DOUBLE PRECISION",
+    **{c: "JSONB" for c in JSON_COLUMNS},
+}
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS decisions (\n  "
+    + ",\n  ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS)
+    + "\n)",
+    "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time)",
+    "CREATE INDEX IF NOT EXISTS decisions_tenant_time ON decisions (tenant, time)",
+    "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+_PLACEHOLDERS = ", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in COLUMNS)
+_INSERT = (
+    f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING"
+)
+_STREAM = COLUMNS.index("stream")
+
+
+class PostgresLog(DecisionLog):
+    _db = None  # psycopg.Connection
+
+    @property
+    def dsn(self) -> str:
+        dsn = os.environ.get(self.config.dsn_env)
+        if not dsn:
+            raise RuntimeError(
+                f"store.kind is postgres but the environment variable {self.config.dsn_env} (store.dsn_env) "
+                "is not set; set it to a DSN such as postgresql://user:pass@host:5432/db"
+            )
+        return dsn
+
+    def _connect(self):
+        try:
+            import psycopg
+        except ImportError:
+            raise RuntimeError("the postgres store needs psycopg 3: pip install 'pointsman[postgres]'") from None
+        return psycopg.connect(self.dsn, autocommit=False)
+
+    def open(self) -> None:
+        db = self._connect()
+        with db.transaction():
+            for stmt in SCHEMA:
+                db.execute(stmt)
+            row = db.execute("SELECT value FROM pointsman_meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise RuntimeError(f"decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}")
+        db.commit()
+        self._db = db
+
+    def write(self, rows: list[tuple]) -> None:
+        if self._db is None or self._db.closed:  # reconnect after a lost connection
+            self._db = self._connect()
+        rows = [(*r[:_STREAM], bool(r[_STREAM]), *r[_STREAM + 1 :]) for r in rows]
+        try:
+            with self._db.transaction(), self._db.cursor() as cur:
+                cur.executemany(_INSERT, rows)
+        except Exception:
+            self._db.close()
+            raise
+        self._db.commit()
+
+    def shutdown(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def recent(self, limit: int = 100) -> list[DecisionRecord]:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as db:
+            rows = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM decisions ORDER BY time DESC LIMIT %s", (limit,)
+            ).fetchall()
+        return [DecisionRecord.from_row(r) for r in rows]

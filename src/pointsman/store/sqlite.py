@@ -1,0 +1,73 @@
+"""The decision log in SQLite (the default): one file, WAL mode, batched inserts from the writer thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from pointsman.store.decisions import COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
+
+_TYPES = {
+    "time": "REAL NOT NULL",
+    "status": "INTEGER NOT NULL",
+    "probability": "REAL NOT NULL",
+    "stream": "INTEGER NOT NULL",
+    "first_byte_s": "REAL",
+    "total_s": "REAL",
+    "prompt_tokens": "INTEGER",
+    "completion_tokens": "INTEGER",
+    "cost_usd": "REAL",
+}
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS decisions (\n  "
+    + ",\n  ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS)
+    + "\n);\n"
+    "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);\n"
+    "CREATE INDEX IF NOT EXISTS decisions_tenant_time ON decisions (tenant, time);\n"
+    "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+)
+_INSERT = f"INSERT OR REPLACE INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+class SQLiteLog(DecisionLog):
+    _db: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.config.path)
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The writer thread owns the connection after start(); readers open their own (WAL allows both).
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        _check_version(db, self.path)
+        self._db = db
+
+    def write(self, rows: list[tuple]) -> None:
+        assert self._db is not None
+        with self._db:  # one transaction per batch
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT, rows)
+
+    def shutdown(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def recent(self, limit: int = 100) -> list[DecisionRecord]:
+        with sqlite3.connect(self.path) as db:
+            rows = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM decisions ORDER BY time DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [DecisionRecord.from_row(r) for r in rows]
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> None:
+    row = db.execute("SELECT value FROM pointsman_meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif row[0] != str(SCHEMA_VERSION):
+        raise RuntimeError(f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}")
