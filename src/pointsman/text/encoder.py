@@ -1,10 +1,12 @@
 """Sentence encoders: text -> L2-normalised float32 vectors, offline.
 
-Contract used by routers, signals and the cache (implementation: see text/minilm.py).
+Contract used by routers, signals and the cache, and `get_encoder()` for the shared instance
+(implementation: text/minilm.py; on-disk cache: text/embedding_cache.py).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -24,3 +26,33 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """(len(texts), dim) float32, each row L2-normalised."""
         ...
+
+
+# Serving default: see docs/embeddings.md ("Which numerics") for the measurements behind it.
+DEFAULT_QUANTIZED = False
+_ENCODERS = {"minilm": "all-MiniLM-L6-v2"}
+_shared: dict[tuple[str, bool], Encoder] = {}
+_shared_lock = threading.Lock()
+
+
+def get_encoder(name: str = "minilm", *, quantized: bool = DEFAULT_QUANTIZED) -> Encoder:
+    """The process-wide shared encoder `name` (built lazily, thread-safe); int8 weights if `quantized`."""
+    if name not in _ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(sorted(_ENCODERS))}")
+    key = (name, quantized)
+    with _shared_lock:
+        if key not in _shared:
+            from pointsman.text.minilm import MiniLMEncoder
+
+            _shared[key] = MiniLMEncoder(quantized=quantized)
+        return _shared[key]
+
+
+def encoder_for_id(encoder_id: str) -> Encoder:
+    """The shared encoder whose `id` is `encoder_id` (as stored in a router file)."""
+    model, _, numerics = encoder_id.partition("/onnx-")
+    for name, known in _ENCODERS.items():
+        if model == known and numerics in ("fp32", "int8"):
+            return get_encoder(name, quantized=numerics == "int8")
+    known_ids = [f"{m}/onnx-{n}" for m in _ENCODERS.values() for n in ("fp32", "int8")]
+    raise ValueError(f"unknown encoder id {encoder_id!r}; known: {', '.join(known_ids)}")
