@@ -8,7 +8,6 @@ to a versioned `.npz` file holding a JSON header and named numpy arrays (no pick
 from __future__ import annotations
 
 import inspect
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from pointsman.data.dataset import ModelInfo, RoutingDataset
+from pointsman.npzfile import read_npz, write_npz
 
 FILE_FORMAT = "pointsman-router"
 FILE_VERSION = 1
@@ -107,16 +107,7 @@ class Router(ABC):
             ],
             "state": meta,
         }
-        clash = {"__header__"} & set(arrays)
-        if clash:
-            raise ValueError(f"reserved array name {clash}")
-        payload = {"__header__": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
-        payload.update({k: np.asarray(v) for k, v in arrays.items()})
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:  # file handle: np.savez would append ".npz" to a bare name
-            np.savez_compressed(fh, **payload)
-        return path
+        return write_npz(path, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Router:
@@ -138,24 +129,4 @@ class Router(ABC):
 
 def read_router_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(header, arrays) of a router file, with clear errors for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise RouterFileError(f"{path}: no such router file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:  # zipfile/ValueError/OSError: all mean "not our file"
-        raise RouterFileError(f"{path}: not a pointsman router file ({exc})") from exc
-    if "__header__" not in arrays:
-        raise RouterFileError(f"{path}: not a pointsman router file (no header)")
-    try:
-        header = json.loads(arrays.pop("__header__").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RouterFileError(f"{path}: corrupt header ({exc})") from exc
-    if header.get("format") != FILE_FORMAT:
-        raise RouterFileError(f"{path}: not a pointsman router file (format {header.get('format')!r})")
-    if header.get("version") != FILE_VERSION:
-        raise RouterFileError(
-            f"{path}: router file version {header.get('version')}, this pointsman reads {FILE_VERSION}"
-        )
-    return header, arrays
+    return read_npz(path, FILE_FORMAT, FILE_VERSION, RouterFileError, "router")
