@@ -1,0 +1,138 @@
+"""Quality-cost curves: sweep the objective over lambda with a router's predictions, score the choices with
+the true quality and cost, and reduce the curve to the report's metrics.
+
+Choices are made from predicted quality and cost; only the scoring uses the truth. Every choice is
+restricted to models whose score for that prompt is known (see `truth.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pointsman.evaluate import metrics
+from pointsman.evaluate.truth import Truth
+from pointsman.policy.calibration import lambda_grid
+from pointsman.policy.objective import sweep_lambda
+
+
+@dataclass(frozen=True)
+class References:
+    """The fixed points a router is measured against, on one set of prompts."""
+
+    best_single: int
+    best_single_quality: float
+    best_single_cost: float
+    oracle_quality: float
+    oracle_cost: float
+    c_min: float  # cheapest single model's mean cost per call: AIQ's cost range starts here
+    c_max: float  # dearest single model's mean cost per call: AIQ's cost range ends here
+    weak: int | None = None  # two-model data: the model that is not the best single one ("weak")
+    weak_quality: float | None = None
+
+    @classmethod
+    def of(cls, truth: Truth) -> References:
+        b = truth.best_single
+        weak = 1 - b if truth.quality.shape[1] == 2 else None
+        return cls(
+            best_single=b,
+            best_single_quality=float(truth.model_quality[b]),
+            best_single_cost=float(truth.model_cost[b]),
+            oracle_quality=truth.oracle_quality,
+            oracle_cost=truth.oracle_cost,
+            c_min=float(np.nanmin(truth.model_cost)),
+            c_max=float(np.nanmax(truth.model_cost)),
+            weak=weak,
+            weak_quality=None if weak is None else float(truth.model_quality[weak]),
+        )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One curve's metrics (None: undefined here, e.g. APGR on more than two models, or never reached)."""
+
+    max_quality: float
+    oracle_gap_closed: float | None
+    cost_ratio_at_best_single_quality: float | None
+    aiq: float
+    apgr: float | None = None
+    cpt50: float | None = None
+    cpt80: float | None = None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Mean true quality and cost (USD per request) per lambda; `strong_share` for two-model data."""
+
+    lambdas: np.ndarray
+    quality: np.ndarray
+    cost: np.ndarray
+    strong_share: np.ndarray | None = None
+
+    def hull(self) -> tuple[np.ndarray, np.ndarray]:
+        return metrics.nondecreasing_hull(self.cost, self.quality)
+
+    def score(self, refs: References) -> Scores:
+        hc, hq = self.hull()
+        reach = metrics.cost_at_quality(hc, hq, refs.best_single_quality)
+        max_q = float(hq[-1])
+        scores = Scores(
+            max_quality=max_q,
+            oracle_gap_closed=metrics.oracle_gap_closed(max_q, refs.best_single_quality, refs.oracle_quality),
+            cost_ratio_at_best_single_quality=None if reach is None else reach / refs.best_single_cost,
+            aiq=metrics.aiq(hc, hq, refs.c_min, refs.c_max),
+        )
+        if self.strong_share is None or refs.weak_quality is None:
+            return scores
+        args = (self.strong_share, self.quality, refs.weak_quality, refs.best_single_quality)
+        return replace(
+            scores,
+            apgr=metrics.apgr(*args),
+            cpt50=metrics.cpt(*args, 0.5),
+            cpt80=metrics.cpt(*args, 0.8),
+        )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Per-prompt outcomes of routing every prompt with every lambda: (n, L) choices, true quality, cost."""
+
+    lambdas: np.ndarray
+    choices: np.ndarray
+    quality: np.ndarray
+    cost: np.ndarray
+
+    @classmethod
+    def run(
+        cls, pred_quality: np.ndarray, pred_cost: np.ndarray, truth: Truth, lambdas: np.ndarray | None = None
+    ) -> Sweep:
+        if pred_quality.shape != truth.quality.shape or pred_cost.shape != truth.quality.shape:
+            raise ValueError(
+                f"predictions {pred_quality.shape}/{pred_cost.shape} do not match the data {truth.quality.shape}"
+            )
+        if lambdas is None:
+            lambdas = lambda_grid(pred_quality, pred_cost)
+        choices = sweep_lambda(pred_quality, pred_cost, lambdas, allowed=truth.known)
+        return cls(
+            lambdas=np.asarray(lambdas, float),
+            choices=choices,
+            quality=truth.gather(truth.quality, choices),
+            cost=truth.gather(truth.cost, choices),
+        )
+
+    def curve(self, strong: int | None = None) -> Curve:
+        share = None if strong is None else (self.choices == strong).mean(axis=0)
+        return Curve(self.lambdas, self.quality.mean(axis=0), self.cost.mean(axis=0), share)
+
+    def weighted_curves(self, weights: np.ndarray, strong: int | None = None) -> list[Curve]:
+        """One curve per row of (B, n) prompt weights (bootstrap resamples as counts)."""
+        total = weights.sum(axis=1, keepdims=True)
+        q, c = weights @ self.quality / total, weights @ self.cost / total
+        s = None if strong is None else weights @ (self.choices == strong).astype(float) / total
+        return [Curve(self.lambdas, q[b], c[b], None if s is None else s[b]) for b in range(len(weights))]
+
+
+def oracle_sweep(truth: Truth) -> Sweep:
+    """The frontier of perfect foresight: the sweep with the true quality and cost as predictions."""
+    return Sweep.run(np.where(truth.known, truth.quality, np.nan), np.where(truth.known, truth.cost, np.nan), truth)
