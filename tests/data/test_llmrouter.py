@@ -45,7 +45,9 @@ def test_cost_is_modelled_from_prices_and_lengths(llmrouter):
     assert np.isfinite(llmrouter.cost).all() and (llmrouter.cost > 0).all()
     j = llmrouter.model_index("llama-3.1-nemotron-51b-instruct")
     m = llmrouter.models[j]
-    expected = (llmrouter.input_tokens[:, j] * m.input_price + llmrouter.output_tokens[:, j] * m.output_price) / 1e6
+    expected = (
+        llmrouter.input_tokens[:, j] * m.input_price + llmrouter.output_tokens[:, j] * m.output_price
+    ) / 1e6
     np.testing.assert_allclose(llmrouter.cost[:, j], expected)
     assert "modelled" in llmrouter.info["cost_model"]
 

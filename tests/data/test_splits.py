@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pointsman.data import ModelInfo, RoutingDataset, assert_no_leak, deduplicate, group_kfold, llmrouter_test_split
+from pointsman.data import (
+    ModelInfo,
+    RoutingDataset,
+    assert_no_leak,
+    deduplicate,
+    group_kfold,
+    llmrouter_test_split,
+)
 
 
 def _dataset(prompts: list[str]) -> RoutingDataset:

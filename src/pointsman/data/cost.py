@@ -38,13 +38,18 @@ class ModelledCost:
 
 
 def modelled_cost(
-    prompts: Sequence[str], tasks: Sequence[str | None], models: Sequence[ModelInfo], table: LengthTable | None = None
+    prompts: Sequence[str],
+    tasks: Sequence[str | None],
+    models: Sequence[ModelInfo],
+    table: LengthTable | None = None,
 ) -> ModelledCost:
     """Tokens and cost per call from prices alone, with the RouteProfile length table."""
     table = table or default_length_table()
     counts = count_tokens(prompts) + table.input_overhead
     input_tokens = np.repeat(counts[:, None], len(models), axis=1)
-    output_tokens = np.array([[table.output_tokens(t, m.name) for m in models] for t in tasks], dtype=np.float64)
+    output_tokens = np.array(
+        [[table.output_tokens(t, m.name) for m in models] for t in tasks], dtype=np.float64
+    )
     output_tokens = output_tokens.reshape(len(prompts), len(models))
     pin = np.array([m.input_price for m in models], dtype=np.float64)
     pout = np.array([m.output_price for m in models], dtype=np.float64)
@@ -155,9 +160,13 @@ class CostModel:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CostModel:
         if state.get("version") != STATE_VERSION:
-            raise ValueError(f"cost model state version {state.get('version')!r}, this pointsman reads {STATE_VERSION}")
+            raise ValueError(
+                f"cost model state version {state.get('version')!r}, this pointsman reads {STATE_VERSION}"
+            )
         if state.get("tokenizer") != TOKENIZER_ID:
-            raise ValueError(f"cost model counts tokens with {state.get('tokenizer')!r}, expected {TOKENIZER_ID!r}")
+            raise ValueError(
+                f"cost model counts tokens with {state.get('tokenizer')!r}, expected {TOKENIZER_ID!r}"
+            )
         self = cls()
         self.mode = state["mode"]
         self.model_names = list(state["models"])
@@ -166,7 +175,9 @@ class CostModel:
         self.per_token = _vector(state["per_token"], m, "per_token")
         self.task_offset = {t: _vector(v, m, f"task_offset[{t}]") for t, v in state["task_offset"].items()}
         if "expected_output_tokens" in state:
-            self.expected_output_tokens = _vector(state["expected_output_tokens"], m, "expected_output_tokens")
+            self.expected_output_tokens = _vector(
+                state["expected_output_tokens"], m, "expected_output_tokens"
+            )
         return self
 
     def __repr__(self) -> str:

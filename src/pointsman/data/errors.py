@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +27,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataFormatError(path, f"line {exc.lineno}, column {exc.colno}", f"bad JSON ({exc.msg})") from None
+        raise DataFormatError(
+            path, f"line {exc.lineno}, column {exc.colno}", f"bad JSON ({exc.msg})"
+        ) from None
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -40,7 +43,9 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"line {lineno}", f"bad JSON ({exc.msg} at column {exc.colno})") from None
+            raise DataFormatError(
+                path, f"line {lineno}", f"bad JSON ({exc.msg} at column {exc.colno})"
+            ) from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, f"line {lineno}", f"expected a JSON object, got {type(obj).__name__}")
         yield lineno, obj
@@ -55,3 +60,15 @@ def _read_text(path: Path) -> str:
         raise DataFormatError(path, f"byte {exc.start}", "not UTF-8 text") from None
     except IsADirectoryError:
         raise DataFormatError(path, None, "is a directory, expected a file") from None
+
+
+def parse_number(value: Any, path: str | Path, where: str, what: str) -> float:
+    """A cell as float: blank/None is NaN (unknown), anything non-numeric is an error naming the cell."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    if isinstance(value, bool):
+        raise DataFormatError(path, where, f"non-numeric {what} {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, where, f"non-numeric {what} {value!r}") from None

@@ -80,7 +80,9 @@ def load_llmrouter(path: str | Path) -> RoutingDataset:
 def _read_dcrouter(file: Path) -> list[tuple[str, dict[str, float]]]:
     records = read_json(file)
     if not isinstance(records, list):
-        raise DataFormatError(file, "top level", f"expected a JSON list of {{question, scores}}, got {type(records).__name__}")
+        raise DataFormatError(
+            file, "top level", f"expected a JSON list of {{question, scores}}, got {type(records).__name__}"
+        )
     if not records:
         raise DataFormatError(file, None, "no records")
     out = []
@@ -93,7 +95,9 @@ def _read_dcrouter(file: Path) -> list[tuple[str, dict[str, float]]]:
             raise DataFormatError(file, where, "field 'question' is missing or not a non-empty string")
         raw = rec.get("scores")
         if not isinstance(raw, dict) or not raw:
-            raise DataFormatError(file, where, "field 'scores' is missing or not a non-empty {model: score} object")
+            raise DataFormatError(
+                file, where, "field 'scores' is missing or not a non-empty {model: score} object"
+            )
         row = {}
         for model, value in raw.items():
             if value is None:
@@ -119,7 +123,9 @@ def _price_table(folder: Path) -> dict[str, dict]:
         return {}
     table = read_json(file)
     if not isinstance(table, dict):
-        raise DataFormatError(file, "top level", "expected an object {model: {input_price, output_price, ...}}")
+        raise DataFormatError(
+            file, "top level", "expected an object {model: {input_price, output_price, ...}}"
+        )
     return table
 
 

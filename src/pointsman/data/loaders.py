@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 from pointsman.data.dataset import RoutingDataset
 from pointsman.data.errors import DataFormatError
+from pointsman.data.tables import PICKLE_SUFFIXES
 
 FORMATS = ("llmrouter", "routeprofile", "routerbench", "long")
-PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
 def load_dataset(
@@ -80,7 +80,9 @@ def detect_format(path: Path) -> str:
         if any(c.endswith("|total_cost") for c in columns):
             return "routerbench"
         return "long"
-    raise DataFormatError(path, None, f"cannot tell the format from the extension {suffix!r}; pass format=...")
+    raise DataFormatError(
+        path, None, f"cannot tell the format from the extension {suffix!r}; pass format=..."
+    )
 
 
 def _json_kind(path: Path) -> str:
@@ -103,7 +105,7 @@ def _csv_columns(path: Path) -> list[str]:
 
 
 def _parquet_columns(path: Path) -> list[str]:
-    from pointsman.data.longtable import import_pyarrow_parquet
+    from pointsman.data.tables import import_pyarrow_parquet
 
     try:
         return list(import_pyarrow_parquet().read_schema(path).names)

@@ -93,4 +93,11 @@ def assert_no_leak(dataset: RoutingDataset, train_idx: np.ndarray, test_idx: np.
         raise ValueError(f"{len(shared)} prompts on both sides of the split, e.g. {example[:80]!r}")
 
 
-__all__ = ["Split", "assert_no_leak", "deduplicate", "group_kfold", "llmrouter_test_split", "normalize_prompt"]
+__all__ = [
+    "Split",
+    "assert_no_leak",
+    "deduplicate",
+    "group_kfold",
+    "llmrouter_test_split",
+    "normalize_prompt",
+]

@@ -1,0 +1,163 @@
+"""The generic long table: one row per (prompt, model) call.
+
+Columns: prompt_id, prompt, model, score, and optionally cost (USD per call), latency (s), task,
+input_price / output_price (USD per 1M tokens). CSV, JSONL or Parquet (pyarrow).
+
+A (prompt, model) pair without a row is NaN (unknown), never dropped. Cost comes from the `cost` column
+when there is one; otherwise from prices (a prices file or the price columns) with modelled tokens (see
+cost.py); otherwise it is unknown (NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from pointsman.data.cost import modelled_cost
+from pointsman.data.dataset import ModelInfo, RoutingDataset
+from pointsman.data.errors import DataFormatError, parse_number, read_json
+from pointsman.data.tables import optional_text, read_table
+
+REQUIRED = ("prompt_id", "prompt", "model", "score")
+PRICE_COLUMNS = ("input_price", "output_price")
+
+
+def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | None = None) -> RoutingDataset:
+    path = Path(path)
+    table = read_table(path)
+    table.require(*REQUIRED)
+    has = {c: c in table.columns for c in ("cost", "latency", "task", *PRICE_COLUMNS)}
+
+    prompt_row: dict[str, int] = {}
+    prompts: list[str] = []
+    tasks: list[str | None] = []
+    first_seen: dict[str, str] = {}  # prompt_id -> where it first appeared
+    models: dict[str, int] = {}
+    cells: dict[tuple[int, int], tuple[str, float, float, float]] = {}  # -> (where, score, cost, latency)
+    seen_at: dict[tuple[int, int], str] = {}
+    column_prices: dict[str, tuple[float, float, str]] = {}
+
+    for where, row in table.rows:
+        pid, prompt, model = (_text(row.get(c), path, where, c) for c in ("prompt_id", "prompt", "model"))
+        task = optional_text(row.get("task")) if has["task"] else None
+        if pid not in prompt_row:
+            prompt_row[pid] = len(prompts)
+            prompts.append(prompt)
+            tasks.append(task)
+            first_seen[pid] = where
+        i = prompt_row[pid]
+        if prompts[i] != prompt:
+            raise DataFormatError(
+                path, where, f"prompt_id {pid!r} has a different prompt text than at {first_seen[pid]}"
+            )
+        if tasks[i] != task:
+            raise DataFormatError(
+                path, where, f"prompt_id {pid!r} has task {task!r}, at {first_seen[pid]} {tasks[i]!r}"
+            )
+        j = models.setdefault(model, len(models))
+        if (i, j) in seen_at:
+            raise DataFormatError(
+                path,
+                f"{seen_at[i, j]} and {where}",
+                f"duplicate rows for (prompt_id, model) = ({pid!r}, {model!r})",
+            )
+        seen_at[i, j] = where
+        cells[i, j] = (
+            where,
+            parse_number(row.get("score"), path, f"{where}, column score", "score"),
+            parse_number(row.get("cost"), path, f"{where}, column cost", "cost") if has["cost"] else math.nan,
+            parse_number(row.get("latency"), path, f"{where}, column latency", "latency")
+            if has["latency"]
+            else math.nan,
+        )
+        if has["input_price"] or has["output_price"]:
+            _column_price(column_prices, model, row, path, where)
+
+    names = list(models)
+    n, m = len(prompts), len(names)
+    quality, cost, latency = (np.full((n, m), np.nan) for _ in range(3))
+    for (i, j), (_, s, c, lat) in cells.items():
+        quality[i, j], cost[i, j], latency[i, j] = s, c, lat
+    for j, name in enumerate(names):
+        if np.isnan(quality[:, j]).all():
+            raise DataFormatError(path, f"model {name!r}", "has no scores at all")
+
+    price_of = (
+        _prices_file(prices, names) if prices is not None else {k: v[:2] for k, v in column_prices.items()}
+    )
+    model_infos = [ModelInfo(nm, *price_of.get(nm, (math.nan, math.nan))) for nm in names]
+    info: dict[str, Any] = {
+        "format": "long",
+        "source": [str(path)],
+        "missing_scores": int(np.isnan(quality).sum()),
+    }
+    ds = RoutingDataset(
+        prompt_ids=list(prompt_row), prompts=prompts, tasks=tasks, models=model_infos, quality=quality,
+        cost=cost, latency=latency if has["latency"] else None, name=path.stem, info=info,
+    )  # fmt: skip
+    if has["cost"]:
+        info["cost_model"] = "real: the table's cost column"
+    elif price_of and all(nm in price_of for nm in names):
+        mc = modelled_cost(ds.prompts, ds.tasks, ds.models)
+        ds.cost, ds.input_tokens, ds.output_tokens = mc.cost, mc.input_tokens, mc.output_tokens
+        info["cost_model"] = mc.description
+    else:
+        info["cost_model"] = "unknown: no cost column and no prices"
+    return ds
+
+
+def _text(value: Any, path: Path, where: str, column: str) -> str:
+    text = optional_text(value)
+    if text is None:
+        raise DataFormatError(path, f"{where}, column {column}", "empty value")
+    return text
+
+
+def _column_price(
+    seen: dict[str, tuple[float, float, str]], model: str, row: dict, path: Path, where: str
+) -> None:
+    pin, pout = (parse_number(row.get(c), path, f"{where}, column {c}", "price") for c in PRICE_COLUMNS)
+    if math.isnan(pin) and math.isnan(pout):
+        return
+    if model in seen and seen[model][:2] != (pin, pout):
+        raise DataFormatError(
+            path, where, f"model {model!r} has prices {(pin, pout)}, at {seen[model][2]} {seen[model][:2]}"
+        )
+    seen.setdefault(model, (pin, pout, where))
+
+
+def _prices_file(prices: str | Path | Mapping[str, Any], names: list[str]) -> dict[str, tuple[float, float]]:
+    """{model: (input_price, output_price)} from a JSON/YAML file or a mapping; every model must be priced."""
+    source: str | Path = "prices"
+    if not isinstance(prices, Mapping):
+        source = Path(prices)
+        if source.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            try:
+                prices = yaml.safe_load(source.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise DataFormatError(source, None, "no such file") from None
+            except yaml.YAMLError as exc:
+                raise DataFormatError(source, None, f"bad YAML ({exc})") from None
+        else:
+            prices = read_json(source)
+    if not isinstance(prices, Mapping):
+        raise DataFormatError(source, "top level", "expected {model: {input_price, output_price}}")
+    out = {}
+    for name in names:
+        entry = prices.get(name)
+        if not isinstance(entry, Mapping):
+            raise DataFormatError(
+                source, f"model {name!r}", "no {input_price, output_price} entry for this model"
+            )
+        pair = tuple(parse_number(entry.get(c), source, f"{name}.{c}", "price") for c in PRICE_COLUMNS)
+        if any(math.isnan(p) or p < 0 for p in pair):
+            raise DataFormatError(
+                source, f"model {name!r}", f"needs non-negative input_price and output_price, got {pair}"
+            )
+        out[name] = pair
+    return out
