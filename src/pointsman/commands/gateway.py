@@ -1,10 +1,87 @@
-"""Gateway commands: serve, config check, demo."""
+"""Gateway commands: serve, config check, config new-key, demo."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+CONFIG_OPTION = typer.Option(..., "--config", "-c", help="Gateway config file (YAML).", exists=False)
+
+
+def _load(path: Path):
+    from rich.console import Console
+
+    from pointsman.config.loader import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]{path}: {len(exc.problems)} problem(s)[/]")
+        for p in exc.problems:
+            err.print(f"  {p.render(exc.source)}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def serve(
+    config: Path = CONFIG_OPTION,
+    host: str = typer.Option(None, help="Override server.host."),
+    port: int = typer.Option(None, help="Override server.port."),
+) -> None:
+    """Start the gateway (OpenAI-compatible API) on CONFIG; Ctrl-C / SIGTERM drains and stops it."""
+    from pointsman.gateway.server import serve as run
+
+    cfg = _load(config)
+    if host is not None:
+        cfg.server.host = host
+    if port is not None:
+        cfg.server.port = port
+    run(cfg)
+
+
+def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) -> None:
+    """Validate a gateway config without starting anything (exit 0 valid, 2 invalid)."""
+    from rich.console import Console
+
+    cfg = _load(file)
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"[green]{file}: valid[/]")
+    out.print(f"  backends: {', '.join(f'{b.name} ({b.kind})' for b in cfg.backends)}")
+    for p in cfg.profiles:
+        how = f"router {Path(p.selector.router).name}, {p.objective.describe()}" if p.selector.router else "static order"
+        mark = " (default for 'auto')" if p.name == cfg.default_profile_name else ""
+        out.print(f"  profile {p.name}{mark}: {', '.join(p.candidates)}; {how}", markup=False)
+    for r in cfg.rules:
+        out.print(f"  rule {r.name}: {', '.join(r.models)} -> {r.profile}", markup=False)
+    out.print(f"  auth: {'on, ' + str(len(cfg.auth.keys)) + ' key(s)' if cfg.auth.enabled else 'off'}; "
+              f"store: {cfg.store.kind}{' (with content)' if cfg.store.log_content else ''}")
+
+
+def new_key(tenant: str = typer.Option("default", help="Tenant the key belongs to.")) -> None:
+    """Make an API key: prints the key (give it to the client) and the config entry (hash only) to paste."""
+    from pointsman.gateway.auth import new_key as make
+
+    key, digest = make()
+    typer.echo(f"key (shown once): {key}")
+    typer.echo("config entry (auth.keys):")
+    typer.echo(f"  - id: {tenant}-{digest[:8]}\n    tenant: {tenant}\n    sha256: {digest}")
+
+
+def demo(
+    port: int = typer.Option(0, help="Port for the demo gateway (0: a free one)."),
+    data: Path = typer.Option(None, help="Routing data folder (default: ../shared/data beside the checkout)."),
+) -> None:
+    """The main job, offline: start the gateway on a built-in config, route a handful of prompts, stop."""
+    from pointsman.gateway.demo import run_demo
+
+    raise typer.Exit(run_demo(port=port, data=data))
 
 
 def register(app: typer.Typer) -> None:
     config_app = typer.Typer(help="Gateway configuration files.", no_args_is_help=True)
+    config_app.command("check")(check)
+    config_app.command("new-key")(new_key)
     app.add_typer(config_app, name="config")
+    app.command("serve")(serve)
+    app.command("demo")(demo)

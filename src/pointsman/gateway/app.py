@@ -1,0 +1,136 @@
+"""The ASGI application: chat completions on a bare endpoint, everything else on a small Starlette app."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pointsman.gateway.chat import ChatEndpoint
+from pointsman.gateway.errors import APIError
+from pointsman.gateway.metrics import CONTENT_TYPE
+from pointsman.gateway.openapi import openapi_spec
+from pointsman.gateway.service import Gateway
+
+CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+class GatewayApp:
+    """`create_app(gateway)`: POST /v1/chat/completions goes straight to ChatEndpoint; the rest to Starlette."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.chat = ChatEndpoint(gateway)
+        self.created = int(time.time())
+        self._spec = orjson.dumps(openapi_spec())
+        self.other = Starlette(
+            routes=[
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/ready", self.ready, methods=["GET"]),
+                Route("/metrics", self.metrics, methods=["GET"]),
+                Route("/openapi.json", self.openapi, methods=["GET"]),
+                Route("/v1/chat/completions", self.wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
+            ],
+            exception_handlers={HTTPException: self.http_error, Exception: self.internal_error},
+            lifespan=self.lifespan,
+        )
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in CHAT_PATHS and scope["method"] == "POST":
+            await self.chat(scope, receive, send)
+        else:
+            await self.other(scope, receive, send)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.gateway.start()
+        try:
+            yield
+        finally:
+            await self.gateway.close()
+
+    # -- routes ---------------------------------------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        gw, t = self.gateway, self.created
+        data = []
+        default = gw.decider.default_profile
+        if default is not None:
+            data.append(_model("auto", t, {"kind": "route", "profile": default, "rules": [r.name for r in
+                                                                                    gw.decider.rules]}))
+        for name, p in gw.profiles.items():
+            data.append(_model(name, t, {
+                "kind": "profile", "candidates": p.candidates, "fallbacks": p.fallbacks,
+                "selector": "router" if p.learned else "static", "description": p.description,
+            }))
+        for b in gw.config.backends:
+            data.append(_model(b.name, t, {
+                "kind": "model", "backend": b.kind, "input_price": b.input_price, "output_price": b.output_price,
+                "context_window": b.context_window,
+            }, owned_by=b.kind))
+        return _json({"object": "list", "data": data})
+
+    async def health(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def ready(self, request: Request) -> Response:
+        states = {name: _plain(s) for name, s in self.gateway.backend_states().items()}
+        serving = any(str(s.get("breaker", "closed")) != "open" for s in states.values())
+        ok = self.gateway.started and serving
+        return _json({"status": "ready" if ok else "not_ready", "backends": states}, 200 if ok else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(self.gateway.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._spec, media_type="application/json")
+
+    async def wrong_method(self, request: Request) -> Response:
+        return _error(APIError(405, f"Method {request.method} not allowed on {request.url.path}; use POST",
+                               code="method_not_allowed"))
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            message = f"No such endpoint: {request.method} {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return _error(APIError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None))
+
+    async def internal_error(self, request: Request, exc: Exception) -> Response:
+        return _error(APIError(500, f"Internal error ({type(exc).__name__})", code="internal_error"))
+
+
+def create_app(gateway: Gateway) -> GatewayApp:
+    return GatewayApp(gateway)
+
+
+def _model(name: str, created: int, info: dict, owned_by: str = "pointsman") -> dict:
+    return {"id": name, "object": "model", "created": created, "owned_by": owned_by, "pointsman": info}
+
+
+def _error(exc: APIError) -> Response:
+    return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
+
+
+def _plain(state: Any) -> dict:
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        out = dataclasses.asdict(state)
+    elif isinstance(state, dict):
+        out = dict(state)
+    else:
+        out = {k: v for k, v in vars(state).items() if not k.startswith("_")}
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in out.items()}

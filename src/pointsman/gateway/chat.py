@@ -1,0 +1,208 @@
+"""`POST /v1/chat/completions` as a bare ASGI endpoint (the hot path: no framework between it and the server).
+
+Non-streaming: one JSON response. Streaming: SSE `data: {chunk}` events and `data: [DONE]`; if the upstream
+dies after the first byte (no fallback is possible then), a final `data: {"error": ...}` event ends the stream.
+A client disconnect cancels the handler, and with it the upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, AsyncIterator
+
+import orjson
+
+from pointsman.backends.base import BackendError
+from pointsman.gateway.errors import APIError
+from pointsman.gateway.request import parse_chat
+from pointsman.gateway.service import Exchange, Gateway, new_request_id
+
+log = logging.getLogger("pointsman.gateway")
+
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_DONE = b"data: [DONE]\n\n"
+CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
+
+
+class ClientGone(Exception):
+    pass
+
+
+class ChatEndpoint:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.max_body = gateway.config.limits.max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        gw = self.gateway
+        ex = Exchange(new_request_id(), time.perf_counter(), time.time())
+        headers = _headers(scope)
+        watcher: asyncio.Task | None = None
+        try:
+            client = scope.get("client")
+            gw.admit(ex, headers.get(b"authorization", b"").decode("latin-1") or None, client[0] if client else None)
+            ex.request = parse_chat(await self._body(receive, headers))
+            await gw.route(ex)
+            # From here on the client may leave: watch for it and cancel this handler (and the upstream call).
+            watcher = asyncio.create_task(_watch(receive, asyncio.current_task()))
+            if ex.request.stream:
+                await self._stream(ex, send)
+            else:
+                await self._complete(ex, send)
+        except APIError as exc:
+            ex.status, ex.error_code = exc.status, exc.code
+            await _send_error(send, exc, ex)
+        except ClientGone:
+            ex.status, ex.error_code = CLIENT_CLOSED, "client_closed"
+        except asyncio.CancelledError:
+            if watcher is None or not watcher.done() or watcher.cancelled():
+                raise  # not the client leaving: the server is stopping
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            ex.status, ex.error_code = CLIENT_CLOSED, "client_closed"
+        except Exception as exc:  # a bug: the client gets a clean 500, the log gets the trace
+            log.exception("request %s failed", ex.request_id)
+            ex.status, ex.error_code = 500, "internal_error"
+            await _send_error(
+                send, APIError(500, f"Internal error ({type(exc).__name__}); request id {ex.request_id}",
+                               code="internal_error"), ex,
+            )
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            gw.finish(ex)
+
+    async def _body(self, receive: Any, headers: dict[bytes, bytes]) -> bytes:
+        limit = self.max_body
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(int(declared), limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _complete(self, ex: Exchange, send: Any) -> None:
+        gw, req = self.gateway, ex.request
+        assert req is not None and ex.selection is not None and ex.view is not None
+        try:
+            outcome = await gw.dispatcher.complete(ex.selection.ranking, req.body, prompt_tokens=ex.view.prompt_tokens)
+        except BackendError as exc:
+            raise gw.failure(ex, exc) from None
+        ex.first_byte_s = time.perf_counter() - ex.started
+        ex.served, ex.attempts = outcome.model, outcome.attempts
+        response = outcome.response
+        response["model"] = outcome.model
+        ex.usage = response.get("usage")
+        if gw.log.log_content:
+            ex.answer = _answer_text(response)
+        body = orjson.dumps(response)
+        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *ex.headers()]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, ex: Exchange, send: Any) -> None:
+        gw, req = self.gateway, ex.request
+        assert req is not None and ex.selection is not None and ex.view is not None
+        body = req.body
+        if not req.include_usage:  # ask for usage anyway (tokens, cost); the client will not see it
+            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+        try:
+            outcome = await gw.dispatcher.stream(ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens)
+        except BackendError as exc:
+            raise gw.failure(ex, exc) from None
+        ex.first_byte_s = time.perf_counter() - ex.started
+        ex.served, ex.attempts = outcome.model, outcome.attempts
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]})
+        texts: list[str] | None = [] if gw.log.log_content else None
+        events = _events(outcome.chunks, outcome.model, req.include_usage, ex, texts)
+        try:
+            async for event in events:
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+        except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
+            ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
+            gw.metrics.stream_errors.labels(outcome.model).inc()
+            error = APIError(502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code)
+            await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n"})
+            return
+        finally:
+            await events.aclose()  # on a disconnect too: closes the upstream stream now, not at GC
+            if texts is not None:
+                ex.answer = "".join(texts)
+        await send({"type": "http.response.body", "body": _DONE})
+
+
+async def _events(
+    chunks: AsyncIterator[dict], model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            event = _render(chunk, model, client_wants_usage, ex, texts)
+            if event is not None:
+                yield event
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _render(chunk: dict, model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None) -> bytes | None:
+    """One SSE event for a chunk (None: a usage-only chunk the client did not ask for)."""
+    usage = chunk.get("usage")
+    if usage:
+        ex.usage = usage
+    if not client_wants_usage:
+        if usage and not chunk.get("choices"):
+            return None
+        chunk.pop("usage", None)
+    chunk["model"] = model
+    if texts is not None:
+        for choice in chunk.get("choices") or ():
+            content = (choice.get("delta") or {}).get("content")
+            if isinstance(content, str):
+                texts.append(content)
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def _watch(receive: Any, handler: asyncio.Task | None) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if handler is not None:
+                handler.cancel()
+            return
+
+
+async def _send_error(send: Any, exc: APIError, ex: Exchange) -> None:
+    headers = [_JSON, *ex.headers(), *((k.encode(), v.encode()) for k, v in exc.headers.items())]
+    try:
+        await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+        await send({"type": "http.response.body", "body": exc.body()})
+    except Exception:  # the response had already started (or the client is gone): nothing more to say
+        pass
+
+
+def _too_large(size: int, limit: int) -> APIError:
+    return APIError(413, f"The request body is {size} bytes; the limit is {limit} bytes (limits.max_body_bytes)",
+                    code="request_too_large")
+
+
+def _headers(scope: dict) -> dict[bytes, bytes]:
+    return {k.lower(): v for k, v in scope["headers"]}
+
+
+def _answer_text(response: dict) -> str | None:
+    try:
+        return response["choices"][0]["message"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None

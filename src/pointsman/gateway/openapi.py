@@ -1,0 +1,288 @@
+"""The OpenAPI 3.1 description of the gateway, served at `/openapi.json`.
+
+Written to match `gateway/request.py` (what is checked), `gateway/chat.py` (what is sent) and `gateway/app.py`;
+tests validate real responses against these schemas and run schemathesis over the live server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pointsman import __version__
+
+_ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _num(lo: float, hi: float) -> dict:
+    return {"type": ["number", "null"], "minimum": lo, "maximum": hi}
+
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"enum": _ROLES},
+        "content": {
+            "description": "text, or a list of parts (text, image_url, input_audio, ...)",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+                },
+            ],
+        },
+        "name": {"type": "string"},
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "tool_call_id": {"type": "string"},
+    },
+}
+
+_REQUEST = {
+    "type": "object",
+    "required": ["messages"],
+    "description": "Every field is passed to the backend as sent; only `model` is replaced by the chosen one.",
+    "properties": {
+        "model": {
+            "type": "string",
+            "minLength": 1,
+            "default": "auto",
+            "description": "`auto` (default profile), a profile name, `router-<profile>-<threshold>`, or a model "
+            "name (direct)",
+        },
+        "messages": {"type": "array", "minItems": 1, "items": _MESSAGE},
+        "stream": {"type": ["boolean", "null"]},
+        "stream_options": {
+            "type": ["object", "null"],
+            "properties": {"include_usage": {"type": "boolean"}},
+            "description": "only with stream: true",
+        },
+        "temperature": _num(0, 2),
+        "top_p": _num(0, 1),
+        "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 128},
+        "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "presence_penalty": _num(-2, 2),
+        "frequency_penalty": _num(-2, 2),
+        "seed": {"type": ["integer", "null"]},
+        "stop": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "null"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 4},
+            ]
+        },
+        "tools": {"type": ["array", "null"], "items": {"type": "object"}},
+        "tool_choice": {"type": ["string", "object", "null"]},
+        "parallel_tool_calls": {"type": ["boolean", "null"]},
+        "response_format": {
+            "type": ["object", "null"],
+            "required": ["type"],
+            "properties": {"type": {"type": "string"}},
+        },
+        "user": {"type": ["string", "null"]},
+        "metadata": {"type": ["object", "null"]},
+        "logprobs": {"type": ["boolean", "null"]},
+        "top_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
+        "logit_bias": {"type": ["object", "null"]},
+    },
+}
+
+_USAGE = {
+    "type": ["object", "null"],
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+    },
+}
+
+_COMPLETION = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "chat.completion"},
+        "created": {"type": "integer"},
+        "model": {"type": "string", "description": "the model that answered (as in x-pointsman-model)"},
+        "choices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "message": {"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}}},
+                    "finish_reason": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "usage": _USAGE,
+    },
+}
+
+_CHUNK = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "chat.completion.chunk"},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "object"}},
+        "usage": _USAGE,
+    },
+}
+
+_MODEL = {
+    "type": "object",
+    "required": ["id", "object", "created", "owned_by", "pointsman"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "model"},
+        "created": {"type": "integer"},
+        "owned_by": {"type": "string"},
+        "pointsman": {
+            "type": "object",
+            "required": ["kind"],
+            "properties": {"kind": {"enum": ["route", "profile", "model"]}},
+        },
+    },
+}
+
+_HEADERS = {
+    "x-request-id": {"description": "this request's id (also in the decision log)", "schema": {"type": "string"}},
+    "x-pointsman-model": {"description": "the model that answered", "schema": {"type": "string"}},
+    "x-pointsman-route": {"description": "the route profile, or `direct`", "schema": {"type": "string"}},
+    "x-pointsman-reason": {"description": "why this route and model", "schema": {"type": "string"}},
+}
+
+
+def _error_response(description: str) -> dict:
+    return {
+        "description": description,
+        "headers": {"x-request-id": _HEADERS["x-request-id"]},
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+
+
+def openapi_spec() -> dict[str, Any]:
+    json_of = lambda name: {"application/json": {"schema": _ref(name)}}  # noqa: E731
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pointsman gateway",
+            "version": __version__,
+            "description": "An OpenAI-compatible chat-completions API that routes each request to a model.",
+        },
+        "paths": {
+            "/v1/chat/completions": {
+                "post": {
+                    "operationId": "createChatCompletion",
+                    "summary": "Route and answer a chat completion (JSON, or SSE when stream is true)",
+                    "security": [{"bearer": []}, {}],
+                    "requestBody": {"required": True, "content": json_of("ChatCompletionRequest")},
+                    "responses": {
+                        "200": {
+                            "description": "the answer; with stream: SSE `data: <chunk>` events, then "
+                            "`data: [DONE]` (or a final `data: <Error>` event if the upstream failed mid-stream)",
+                            "headers": _HEADERS,
+                            "content": {
+                                **json_of("ChatCompletion"),
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "400": _error_response("malformed JSON, wrong types, bad values"),
+                        "401": _error_response("missing or wrong API key (auth on)"),
+                        "404": _error_response("unknown model"),
+                        "413": _error_response("body over limits.max_body_bytes"),
+                        "429": {
+                            **_error_response("rate limit (Retry-After says when), or every upstream rate-limited"),
+                            "headers": {"retry-after": {"schema": {"type": "string"}}, **_HEADERS},
+                        },
+                        "500": _error_response("internal error"),
+                        "502": _error_response("no model could answer (upstream errors)"),
+                        "503": _error_response("no model could answer (breakers open, saturated)"),
+                        "504": _error_response("no model could answer in time"),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "operationId": "listModels",
+                    "summary": "`auto`, the route profiles and the models",
+                    "responses": {"200": {"description": "models", "content": json_of("ModelList")}},
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "liveness",
+                    "responses": {"200": {"description": "alive", "content": json_of("Health")}},
+                }
+            },
+            "/ready": {
+                "get": {
+                    "operationId": "ready",
+                    "summary": "readiness: started and at least one backend can serve",
+                    "responses": {
+                        "200": {"description": "ready", "content": json_of("Ready")},
+                        "503": {"description": "not ready", "content": json_of("Ready")},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text format", "content": {"text/plain": {"schema": {
+                        "type": "string"}}}}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "ChatCompletionRequest": _REQUEST,
+                "ChatCompletion": _COMPLETION,
+                "ChatCompletionChunk": _CHUNK,
+                "Error": _ERROR,
+                "ModelList": {
+                    "type": "object",
+                    "required": ["object", "data"],
+                    "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}},
+                },
+                "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+                "Ready": {
+                    "type": "object",
+                    "required": ["status", "backends"],
+                    "properties": {
+                        "status": {"enum": ["ready", "not_ready"]},
+                        "backends": {"type": "object", "additionalProperties": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    }

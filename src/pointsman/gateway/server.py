@@ -1,0 +1,107 @@
+"""Running the gateway: `serve()` in the foreground (uvicorn, uvloop + httptools), `BackgroundGateway` in a thread
+(tests, the demo, benchmarks). Either way SIGTERM / stop() drains: no new connections, in-flight requests and
+streams get `server.graceful_timeout` seconds to finish, then backends close and the decision log is flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from pointsman.config.gateway import GatewayConfig
+from pointsman.config.loader import load_config
+from pointsman.gateway.app import create_app
+from pointsman.gateway.service import Gateway
+
+
+def uvicorn_config(app: Any, config: GatewayConfig, **overrides: Any) -> uvicorn.Config:
+    options: dict[str, Any] = dict(
+        host=config.server.host,
+        port=config.server.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=config.server.access_log,
+        timeout_graceful_shutdown=config.server.graceful_timeout,
+        log_level="info",
+        server_header=False,
+        date_header=False,
+    )
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+def serve(config: GatewayConfig | str | Path, **overrides: Any) -> None:
+    """Run until SIGINT/SIGTERM."""
+    if not isinstance(config, GatewayConfig):
+        config = load_config(config)
+    gateway = Gateway(config)
+    uvicorn.Server(uvicorn_config(create_app(gateway), config, **overrides)).run()
+
+
+class BackgroundGateway:
+    """A real gateway on a real port, served from a thread: `with BackgroundGateway(cfg) as gw: gw.url`."""
+
+    def __init__(self, config: GatewayConfig, *, gateway: Gateway | None = None, log_level: str = "warning") -> None:
+        self.config = config
+        self.gateway = gateway or Gateway(config)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((config.server.host, config.server.port))
+        self.port = self._sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn_config(create_app(self.gateway), config, port=self.port, log_level=log_level)
+        )
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.server.host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> BackgroundGateway:
+        self._thread = threading.Thread(target=self._run, name="pointsman-gateway", daemon=True)
+        self._thread.start()
+        waited = 0.0
+        while not self.server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"the gateway did not start: {self._error!r}")
+            if waited > timeout:
+                raise TimeoutError(f"the gateway did not start within {timeout} s")
+            threading.Event().wait(0.01)
+            waited += 0.01
+        return self
+
+    def _run(self) -> None:
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(self.server.serve(sockets=[self._sock]))
+        except BaseException as exc:  # surfaced by start()/stop()
+            self._error = exc
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful: stop accepting, finish in-flight requests, close backends, flush the decision log."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout if timeout is not None else self.config.server.graceful_timeout + 30)
+        self._sock.close()
+
+    def __enter__(self) -> BackgroundGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _loop_factory():
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop
+    except ImportError:
+        return None
