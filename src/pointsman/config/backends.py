@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+# What each kind needs besides `name` and `kind`.
+_REQUIRED = {"openai": "base_url", "llamacpp": "model_path", "replay": "replay_data"}
 
 
 class Timeouts(BaseModel):
-    """Seconds. `first_byte`: from sending the request to the first response byte; `idle`: the longest gap
-    between two streamed chunks; `total`: the whole call, stream included."""
+    """Seconds. `first_byte`: from sending the request to the first streamed chunk (a non-streaming answer
+    arrives all at once, so it must arrive within `first_byte`); `idle`: the longest gap between two streamed
+    chunks; `total`: the whole call, stream included; `queue`: how long a request waits for a free slot when
+    `max_concurrency` calls are in flight before the backend counts as saturated and the next model is tried."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -17,6 +22,7 @@ class Timeouts(BaseModel):
     first_byte: PositiveFloat = 60.0
     idle: PositiveFloat = 30.0
     total: PositiveFloat = 600.0
+    queue: float = Field(0.5, ge=0)
 
 
 class RetryPolicy(BaseModel):
@@ -55,6 +61,13 @@ class BackendConfig(BaseModel):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> BackendConfig:
+        needed = _REQUIRED.get(self.kind)
+        if needed is not None and not getattr(self, needed):
+            raise ValueError(f"backend {self.name!r}: {needed} is required for kind {self.kind!r}")
+        return self
 
     @property
     def upstream_model(self) -> str:
