@@ -53,6 +53,10 @@ class RoutingDataset:
     output_tokens: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        for label in ("quality", "cost", "latency", "input_tokens", "output_tokens"):
+            arr = getattr(self, label)
+            if arr is not None and not isinstance(arr, np.ndarray):  # accept nested lists
+                setattr(self, label, np.asarray(arr, dtype=np.float64))
         n, m = len(self.prompts), len(self.models)
         if len(self.prompt_ids) != n or len(self.tasks) != n:
             raise ValueError("prompt_ids, prompts and tasks must have the same length")
