@@ -96,11 +96,11 @@ def test_two_model_sweep_end_to_end():
     truth, pred_q, pred_c = _two_model_case()
     refs = References.of(truth)
     assert (refs.best_single, refs.best_single_quality, refs.best_single_cost) == (1, 0.75, 10.0)
-    assert (refs.weak, refs.weak_quality) == (0, 0.5)
+    assert (refs.strong, refs.strong_quality, refs.weak_quality) == (1, 0.75, 0.5)
     # oracle: weak on prompt 0 (a tie, the cheaper), strong on 1 and 2, weak on 3
     assert (refs.oracle_quality, refs.oracle_cost) == (1.0, 5.5)
     sweep = Sweep.run(pred_q, pred_c, truth, lambdas=np.array([0.0, 0.05, 0.1, np.inf]))
-    curve = sweep.curve(strong=refs.best_single)
+    curve = sweep.curve(strong=refs.strong)
     # lambda 0: strong on prompts 1, 2; 0.05: prompt 2's margin 0.3 < 9 x 0.05, only prompt 1; then none
     assert curve.quality.tolist() == [1.0, 0.75, 0.5, 0.5]
     assert curve.cost.tolist() == [5.5, 3.25, 1.0, 1.0]

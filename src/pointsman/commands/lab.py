@@ -1,9 +1,324 @@
-"""Router-lab commands: train, route, eval."""
+"""Router-lab commands: `pointsman train`, `pointsman route`, `pointsman eval`.
+
+Errors a user can act on (bad data, unknown router, bad parameter or objective, unreadable router file)
+print one line and exit with code 2.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+DATA_HELP = "Routing data: a file or a directory in a known format (see `pointsman data inspect`)."
+FORMAT_HELP = "llmrouter, routeprofile, routerbench or long (default: from the file's shape)."
+PRICES_HELP = "Prices for a long table: JSON/YAML {model: {input_price, output_price}} (USD per 1M tokens)."
+OBJECTIVE_HELP = (
+    "An objective as key=value pairs or inline YAML, e.g. 'lambda=2000', 'within=0.05', "
+    "'quality_target=0.95', 'budget_per_1k=0.05', 'lambda=0,max_cost_per_request=0.001'."
+)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("eval")(eval_command)
+    app.command("train")(train_command)
+    app.command("route")(route_command)
+
+
+class UsageError(ValueError):
+    """A bad command-line value."""
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Known failure modes become a one-line message and exit code 2, not a traceback."""
+    from pydantic import ValidationError
+
+    from pointsman.data.errors import DataFormatError
+    from pointsman.evaluate.crossval import EvaluationError
+    from pointsman.policy.objective import ObjectiveError
+    from pointsman.routers.base import RouterFileError
+
+    try:
+        yield
+    except (UsageError, DataFormatError, EvaluationError, ObjectiveError, RouterFileError, ImportError) as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(2)
+
+
+# -- parsing ----------------------------------------------------------------------------------------------
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, Any]:
+    """['k=v', 'a=1,b=2'] -> {'k': 'v', 'a': 1, 'b': 2}; values read as YAML scalars (numbers, bools, lists)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        for pair in _split_pairs(item):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"{what}: expected key=value, got {pair!r}")
+            try:
+                out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            except yaml.YAMLError:
+                raise UsageError(f"{what}: cannot read the value of {key.strip()!r}: {value!r}") from None
+    return out
+
+
+def _split_pairs(item: str) -> list[str]:
+    """Split on commas that start a new key=value (so list values like [1,2] stay whole)."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for ch in item:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def parse_objective(text: str | None):
+    """An Objective from 'k=v,...' or inline YAML/JSON ('{lambda: 100}')."""
+    import yaml
+
+    from pointsman.policy.objective import Objective
+
+    if text is None:
+        return Objective()
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = yaml.safe_load(stripped)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--objective: not valid YAML/JSON: {exc}") from None
+    else:
+        data = parse_pairs([stripped], "--objective")
+    return Objective.model_validate(data)
+
+
+def parse_router_params(items: list[str], routers: list[str]) -> dict[str, dict[str, Any]]:
+    """['knn.k=80', 'mlp.hidden=64'] -> {'knn': {'k': 80}, 'mlp': {'hidden': 64}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_pairs(items, "--param").items():
+        router, dot, name = key.partition(".")
+        if not dot:
+            raise UsageError(f"--param {key}: name the router, e.g. knn.{key}={value}")
+        if router not in routers:
+            raise UsageError(f"--param {key}: router {router!r} is not being evaluated ({', '.join(routers)})")
+        out.setdefault(router, {})[name] = value
+    return out
+
+
+def resolve_routers(text: str) -> list[str]:
+    from pointsman.evaluate.crossval import evaluable_routers
+    from pointsman.routers.registry import router_names
+
+    known = router_names()
+    if text.strip() == "all":
+        return evaluable_routers()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"--routers: unknown router {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    if not names:
+        raise UsageError("--routers: name at least one router, or 'all'")
+    return names
+
+
+def _load(data: Path, format: str | None, prices: Path | None, console: Console):
+    from pointsman.data import load_dataset
+
+    with console.status(f"loading {data}"):
+        return load_dataset(data, format, prices=prices)
+
+
+# -- eval -------------------------------------------------------------------------------------------------
+
+
+def eval_command(
+    data: Path = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
+    routers: str = typer.Option("all", "--routers", "-r", help="'all' or a comma-separated list of routers."),
+    param: list[str] = typer.Option([], "--param", "-p", help="A router parameter, router.key=value (repeat)."),
+    cv: int = typer.Option(5, "--cv", min=2, help="Grouped cross-validation folds."),
+    test_split: str | None = typer.Option(
+        None, "--test-split", help="Instead of CV: 'llmrouter' trains on train, tests on the 381 clean test prompts."
+    ),
+    out: Path = typer.Option(Path("eval-out"), "--out", "-o", help="Output directory for report.json/.md, curves.png."),
+    seed: int = typer.Option(0, "--seed", help="Seed for folds, bootstrap and the calibration halves."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals (0: none)."),
+    task_labels: bool = typer.Option(
+        False, "--task-labels", help="Give routers the prompts' task labels at prediction (a gateway has none)."
+    ),
+    target: list[str] = typer.Option(
+        [], "--target", help="Calibration targets to report (default: quality_target=0.95 and 1.0 of best single)."
+    ),
+) -> None:
+    """Cross-validate routers on routing data; write report.json, report.md and curves.png."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pointsman.evaluate.crossval import RouterSpec
+    from pointsman.evaluate.plot import plot_curves
+    from pointsman.evaluate.runner import DEFAULT_TARGETS, Protocol, Setup, run_evaluation
+    from pointsman.evaluate.crossval import default_router_name
+
+    console = Console()
+    with clean_errors():
+        names = resolve_routers(routers)
+        params = parse_router_params(param, names)
+        targets = [parse_objective(t) for t in target] or list(DEFAULT_TARGETS)
+        for t in targets:
+            if not t.is_target:
+                raise UsageError(f"--target {t.describe()!r}: give quality_target=... or budget_per_1k=...")
+        ds = _load(data, format, prices, console)
+        setup = Setup(Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets)
+        specs = [RouterSpec(n, params.get(n, {})) for n in names]
+        for spec in specs:
+            spec.make()  # bad parameters fail now, not after minutes of work
+        start = time.perf_counter()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            report = run_evaluation(ds, specs, setup, default_router_name(), progress)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        (out / "report.md").write_text(report.to_markdown())
+        plot_curves(report, out / "curves.png")
+    console.print(_summary_table(report))
+    console.print(f"wrote {out}/report.json, report.md, curves.png in {time.perf_counter() - start:.0f} s")
+
+
+def _summary_table(report) -> Table:
+    ds = report.dataset
+    best = ds.model(ds.best_single)
+    table = Table(
+        title=f"{ds.name}: {ds.n_prompts} prompts x {len(ds.models)} models; best single {best.name} "
+        f"{best.quality:.3f}, oracle {ds.oracle_quality:.3f}"
+    )
+    for col in ("router", "max quality", "gap closed", "cost ratio @ best single", "AIQ"):
+        table.add_column(col, justify="left" if col == "router" else "right")
+    for label, r in report.routers.items():
+        s = r.scores
+        ratio = "never" if s.cost_ratio_at_best_single_quality is None else f"{s.cost_ratio_at_best_single_quality:.3f}x"
+        gap = "n/a" if s.oracle_gap_closed is None else f"{s.oracle_gap_closed:.3f}"
+        name = f"{label} (default)" if r.name == report.default_router else label
+        table.add_row(name, f"{s.max_quality:.3f}", gap, ratio, f"{s.aiq:.3f}")
+    return table
+
+
+# -- train ------------------------------------------------------------------------------------------------
+
+
+def train_command(
+    data: Path = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    router: str = typer.Option(..., "--router", "-r", help="Router name (see `pointsman eval --help`)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Router file to write."),
+    param: list[str] = typer.Option([], "--param", "-p", help="A router parameter, key=value (repeat)."),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
+    objective: list[str] = typer.Option(
+        [], "--objective", help="A target to calibrate (e.g. quality_target=0.95) on out-of-fold predictions."
+    ),
+    cv: int = typer.Option(5, "--cv", min=2, help="Folds for calibrating --objective targets."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the calibration folds."),
+) -> None:
+    """Fit a router on all the data and save it; optionally calibrate objective targets for the gateway."""
+    import yaml
+
+    from pointsman.evaluate.crossval import RouterSpec, predict_held_out
+    from pointsman.evaluate.runner import Protocol, drop_unscored
+    from pointsman.evaluate.truth import Truth
+    from pointsman.policy.calibration import calibrate
+
+    console = Console()
+    with clean_errors():
+        resolve_routers(router)
+        spec = RouterSpec(router, parse_pairs(param, "--param"))
+        spec.make()
+        targets = [parse_objective(t) for t in objective]
+        ds, dropped = drop_unscored(_load(data, format, prices, console))
+        resolved = []
+        if targets:
+            with console.status(f"calibrating on {cv}-fold out-of-fold predictions"):
+                splits = Protocol(cv=cv, seed=seed).splits(ds)
+                preds = predict_held_out(spec, ds, splits)
+                truth = Truth(ds.quality[preds.rows], ds.cost[preds.rows])
+                resolved = [calibrate(t, preds.quality, preds.cost, truth) for t in targets]
+        with console.status(f"fitting {spec.label} on {ds.n_prompts} prompts"):
+            start = time.perf_counter()
+            fitted = spec.make().fit(ds)
+            seconds = time.perf_counter() - start
+            path = fitted.save(output)
+    console.print(
+        f"[bold]{spec.label}[/bold] fitted on {ds.n_prompts:,} prompts x {ds.n_models} models "
+        f"({dropped} unscored prompts dropped) in {seconds:.1f} s -> {path} ({path.stat().st_size / 1024:.0f} KiB)"
+    )
+    console.print(f"models: {', '.join(fitted.model_names)}")
+    for obj in resolved:
+        rec = obj.calibration
+        status = "met" if rec.met else "[red]NOT met[/red]"
+        console.print(
+            f"objective {rec.target}: {status} on {rec.n_prompts} held-out prompts with lambda={obj.lambda_:g} "
+            f"(quality {rec.quality:.3f}, ${rec.cost_per_1k:.4f} per 1k requests); for a route profile:"
+        )
+        console.print(yaml.safe_dump({"objective": obj.dump()}, sort_keys=False).rstrip(), highlight=False)
+
+
+# -- route ------------------------------------------------------------------------------------------------
+
+
+def route_command(
+    prompt: str = typer.Argument(..., help="The prompt to route."),
+    router: Path = typer.Option(..., "--router", "-r", help="A router file from `pointsman train`."),
+    objective: str | None = typer.Option(None, "--objective", help=OBJECTIVE_HELP),
+    output_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),
+) -> None:
+    """Rank the router's models for one prompt: predicted quality and cost, the chosen one marked."""
+    from pointsman.routers.base import Queries, Router
+
+    console = Console()
+    with clean_errors():
+        obj = parse_objective(objective)
+        if not obj.is_resolved:
+            raise UsageError(
+                f"--objective {obj.describe()!r} is a target: calibrate it with `pointsman train --objective` "
+                "and pass the lambda it prints"
+            )
+        model = Router.load(router)
+        queries = Queries(texts=[prompt])
+        quality = model.predict(queries)[0]
+        cost = model.predict_cost(queries)[0]
+        order = obj.rank(quality, cost)
+    names = model.model_names
+    if output_json:
+        rows = [{"model": names[i], "quality": float(quality[i]), "cost": float(cost[i])} for i in order]
+        print(json.dumps({"objective": obj.dump(), "chosen": names[order[0]], "ranking": rows}))
+        return
+    table = Table(title=f"{model.name} router, objective: {obj.describe() or 'best predicted quality'}")
+    for col in ("", "rank", "model", "predicted quality", "predicted $ per 1k"):
+        table.add_column(col, justify="left" if col in ("", "model") else "right")
+    for rank, i in enumerate(order, 1):
+        mark = "[bold green]>[/bold green]" if rank == 1 else ""
+        style = "bold" if rank == 1 else None
+        table.add_row(mark, str(rank), names[i], f"{quality[i]:.3f}", f"{cost[i] * 1000:.4f}", style=style)
+    console.print(table)

@@ -28,13 +28,17 @@ class References:
     oracle_cost: float
     c_min: float  # cheapest single model's mean cost per call: AIQ's cost range starts here
     c_max: float  # dearest single model's mean cost per call: AIQ's cost range ends here
-    weak: int | None = None  # two-model data: the model that is not the best single one ("weak")
+    # Two-model data (RouteLLM's APGR/CPT): the strong model (the best single one unless fixed by the
+    # caller, e.g. to the full data's in a bootstrap resample) and both models' mean quality.
+    strong: int | None = None
+    strong_quality: float | None = None
     weak_quality: float | None = None
 
     @classmethod
-    def of(cls, truth: Truth) -> References:
+    def of(cls, truth: Truth, strong: int | None = None) -> References:
         b = truth.best_single
-        weak = 1 - b if truth.quality.shape[1] == 2 else None
+        two = truth.quality.shape[1] == 2
+        strong = (b if strong is None else strong) if two else None
         return cls(
             best_single=b,
             best_single_quality=float(truth.model_quality[b]),
@@ -43,8 +47,9 @@ class References:
             oracle_cost=truth.oracle_cost,
             c_min=float(np.nanmin(truth.model_cost)),
             c_max=float(np.nanmax(truth.model_cost)),
-            weak=weak,
-            weak_quality=None if weak is None else float(truth.model_quality[weak]),
+            strong=strong,
+            strong_quality=float(truth.model_quality[strong]) if two else None,
+            weak_quality=float(truth.model_quality[1 - strong]) if two else None,
         )
 
 
@@ -83,9 +88,9 @@ class Curve:
             cost_ratio_at_best_single_quality=None if reach is None else reach / refs.best_single_cost,
             aiq=metrics.aiq(hc, hq, refs.c_min, refs.c_max),
         )
-        if self.strong_share is None or refs.weak_quality is None:
+        if self.strong_share is None or refs.strong_quality is None or refs.weak_quality is None:
             return scores
-        args = (self.strong_share, self.quality, refs.weak_quality, refs.best_single_quality)
+        args = (self.strong_share, self.quality, refs.weak_quality, refs.strong_quality)
         return replace(
             scores,
             apgr=metrics.apgr(*args),
