@@ -100,3 +100,53 @@ def test_calibrated_objective_serialises_with_its_record():
     assert dumped["quality_target"] == 0.95 and dumped["relative_to"] == "best_single"
     assert "lambda" in dumped and dumped["calibration"]["n_prompts"] == 1000
     assert Objective.model_validate(dumped) == obj
+
+
+def task_mean_predictions(dataset, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions of a real (if simple) router on real data: each model's mean score on the
+    prompt's task in the other folds, and the data's modelled cost."""
+    from pointsman.data import group_kfold
+
+    tasks = np.array(dataset.tasks, dtype=object)
+    pred = np.zeros_like(dataset.quality)
+    for train, test in group_kfold(dataset, 5, seed):
+        for task in set(tasks[test]):
+            pred[test[tasks[test] == task]] = np.nanmean(dataset.quality[train[tasks[train] == task]], axis=0)
+    return pred, dataset.cost.copy()
+
+
+@pytest.fixture(scope="module")
+def llmrouter_data(shared_data):
+    from pointsman.data import load_dataset
+
+    return load_dataset(shared_data / "llmrouter")
+
+
+@pytest.mark.parametrize("target", [0.95, 1.0])
+def test_quality_target_holds_on_real_held_out_prompts(llmrouter_data, target):
+    pred_q, pred_c = task_mean_predictions(llmrouter_data)
+    truth = Truth.of(llmrouter_data)
+    order = np.random.default_rng(0).permutation(truth.n_prompts)
+    cal, held = np.sort(order[:3000]), np.sort(order[3000:])
+    obj = calibrate(Objective(quality_target=target), pred_q[cal], pred_c[cal], truth.subset(cal))
+    got = achieved(obj, pred_q[held], pred_c[held], truth.subset(held))
+    # a mean over ~3000 mostly 0/1 scores has a standard error of ~0.009 (relative ~0.015)
+    assert obj.calibration.met
+    assert got.relative_quality == pytest.approx(target, abs=0.03)
+    best = truth.subset(held).best_single
+    assert got.cost_per_1k < 0.5 * truth.subset(held).model_cost[best] * 1000
+
+
+def test_budget_holds_on_real_held_out_prompts(llmrouter_data):
+    pred_q, pred_c = task_mean_predictions(llmrouter_data)
+    truth = Truth.of(llmrouter_data)
+    order = np.random.default_rng(1).permutation(truth.n_prompts)
+    cal, held = np.sort(order[:3000]), np.sort(order[3000:])
+    budget = 0.035  # USD per 1k requests: about 1.5x the cheapest model, a seventh of the best one
+    obj = calibrate(Objective(budget_per_1k=budget), pred_q[cal], pred_c[cal], truth.subset(cal))
+    got = achieved(obj, pred_q[held], pred_c[held], truth.subset(held))
+    assert obj.calibration.met
+    assert got.cost_per_1k == pytest.approx(budget, rel=0.05)
+    # better than any single model that fits the budget
+    fits = truth.model_cost * 1000 <= budget
+    assert got.quality > truth.subset(held).model_quality[fits].max()

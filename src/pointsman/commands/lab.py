@@ -145,6 +145,19 @@ def resolve_routers(text: str) -> list[str]:
     return names
 
 
+def select_models(dataset, models: str | None):
+    if models is None:
+        return dataset
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [n for n in names if n not in dataset.model_names]
+    if unknown or len(names) < 2:
+        raise UsageError(
+            f"--models: {'unknown ' + ', '.join(map(repr, unknown)) if unknown else 'name at least two models'}; "
+            f"the data has: {', '.join(dataset.model_names)}"
+        )
+    return dataset.select_models(names)
+
+
 def _load(data: Path, format: str | None, prices: Path | None, console: Console):
     from pointsman.data import load_dataset
 
@@ -161,6 +174,9 @@ def eval_command(
     prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
     routers: str = typer.Option("all", "--routers", "-r", help="'all' or a comma-separated list of routers."),
     param: list[str] = typer.Option([], "--param", "-p", help="A router parameter, router.key=value (repeat)."),
+    models: str | None = typer.Option(
+        None, "--models", "-m", help="Only these models (comma-separated); two give RouteLLM's APGR and CPT."
+    ),
     cv: int = typer.Option(5, "--cv", min=2, help="Grouped cross-validation folds."),
     test_split: str | None = typer.Option(
         None, "--test-split", help="Instead of CV: 'llmrouter' trains on train, tests on the 381 clean test prompts."
@@ -191,7 +207,7 @@ def eval_command(
         for t in targets:
             if not t.is_target:
                 raise UsageError(f"--target {t.describe()!r}: give quality_target=... or budget_per_1k=...")
-        ds = _load(data, format, prices, console)
+        ds = select_models(_load(data, format, prices, console), models)
         setup = Setup(Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets)
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:
@@ -211,19 +227,31 @@ def eval_command(
 def _summary_table(report) -> Table:
     ds = report.dataset
     best = ds.model(ds.best_single)
+    two = len(ds.models) == 2
     table = Table(
         title=f"{ds.name}: {ds.n_prompts} prompts x {len(ds.models)} models; best single {best.name} "
         f"{best.quality:.3f}, oracle {ds.oracle_quality:.3f}"
     )
-    for col in ("router", "max quality", "gap closed", "cost ratio @ best single", "AIQ"):
+    columns = ["router", "max quality", "gap closed", "cost ratio @ best single", "AIQ"]
+    for col in columns + (["APGR", "CPT(50%)", "CPT(80%)"] if two else []):
         table.add_column(col, justify="left" if col == "router" else "right")
     for label, r in report.routers.items():
         s = r.scores
-        ratio = "never" if s.cost_ratio_at_best_single_quality is None else f"{s.cost_ratio_at_best_single_quality:.3f}x"
-        gap = "n/a" if s.oracle_gap_closed is None else f"{s.oracle_gap_closed:.3f}"
-        name = f"{label} (default)" if r.name == report.default_router else label
-        table.add_row(name, f"{s.max_quality:.3f}", gap, ratio, f"{s.aiq:.3f}")
+        cells = [
+            f"{label} (default)" if r.name == report.default_router else label,
+            _num(s.max_quality),
+            _num(s.oracle_gap_closed),
+            "never" if s.cost_ratio_at_best_single_quality is None else f"{s.cost_ratio_at_best_single_quality:.3f}x",
+            _num(s.aiq),
+        ]
+        if two:
+            cells += [_num(s.apgr), _num(s.cpt50), _num(s.cpt80)]
+        table.add_row(*cells)
     return table
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 # -- train ------------------------------------------------------------------------------------------------
