@@ -59,8 +59,8 @@ def modelled_cost(
         output_tokens,
         cost,
         description=(
-            "modelled: (MiniLM prompt tokens + {:.0f} template tokens) x input price + expected output tokens "
-            "per (task, model) from {} x output price".format(table.input_overhead, table.source)
+            f"modelled: (MiniLM prompt tokens + {table.input_overhead:.0f} template tokens) x input price"
+            f" + expected output tokens per (task, model) from {table.source} x output price"
         ),
     )
 

@@ -48,48 +48,59 @@ class RemoteDataset:
     description: str
 
 
+# sha256, size, name: the files pointsman is developed and tested on (../shared/data).
+LLMROUTER_FILES = """
+ad3ae70149998f02cbf0dd4557ccb6afcf365ac9391b7371329ffc22201e90e3 4018466 dcrouter_train.json
+fbb6d3e3f62c7018e5446d3154cc05812d3124381f774738e9f0bac5bff79c79 361757 dcrouter_test.json
+278f790564efd758ab28a9b6ce141d3fa057219de9bad40b31562c4286549552 6904 default_llm.json
+f1b2e3281dc3f9e082016812e1a778ca30e9828c7e58fa0a9f6dc52350ad4b8c 3519579 default_query_train.jsonl
+0fdf4b4236fb81c1a673a01950fb974e02599c83164b0e7832888aefaa490e27 405273 default_query_test.jsonl
+"""
+ROUTEPROFILE_FILES = """
+45394440924d7a83f454022f42e57e6eda80ff10663e59442c0fc579fa68220b 4098316 routing_test_data.json
+047e7fd312e61eafba630aa417c3818f7082f850c8c87c83d4db161802e226c1 7934 candidate_models.json
+"""
+ROUTERBENCH_URL = "https://huggingface.co/datasets/withmartian/routerbench/resolve/main"
+
+
+def _pinned(manifest: str) -> tuple[RemoteFile, ...]:
+    rows = (line.split() for line in manifest.strip().splitlines())
+    return tuple(RemoteFile(name, sha, int(size)) for sha, size, name in rows)
+
+
 DATASETS: dict[str, RemoteDataset] = {
     d.name: d
     for d in (
         RemoteDataset(
             "routerbench-0shot",
             (RemoteFile("routerbench_0shot.pkl"),),
-            "https://huggingface.co/datasets/withmartian/routerbench/resolve/main",
+            ROUTERBENCH_URL,
             "MIT (withmartian/routerbench)",
             "RouterBench, 0-shot: ~36k prompts x 11 models, scores and total cost (pandas pickle)",
         ),
         RemoteDataset(
             "routerbench-5shot",
             (RemoteFile("routerbench_5shot.pkl"),),
-            "https://huggingface.co/datasets/withmartian/routerbench/resolve/main",
+            ROUTERBENCH_URL,
             "MIT (withmartian/routerbench)",
             "RouterBench, 5-shot prompts (pandas pickle)",
         ),
         RemoteDataset(
             "llmrouter",
-            (
-                RemoteFile("dcrouter_train.json", "ad3ae70149998f02cbf0dd4557ccb6afcf365ac9391b7371329ffc22201e90e3", 4018466),
-                RemoteFile("dcrouter_test.json", "fbb6d3e3f62c7018e5446d3154cc05812d3124381f774738e9f0bac5bff79c79", 361757),
-                RemoteFile("default_llm.json", "278f790564efd758ab28a9b6ce141d3fa057219de9bad40b31562c4286549552", 6904),
-                RemoteFile("default_query_train.jsonl", "f1b2e3281dc3f9e082016812e1a778ca30e9828c7e58fa0a9f6dc52350ad4b8c", 3519579),
-                RemoteFile("default_query_test.jsonl", "0fdf4b4236fb81c1a673a01950fb974e02599c83164b0e7832888aefaa490e27", 405273),
-            ),
+            _pinned(LLMROUTER_FILES),
             None,
             "MIT (ulab-uiuc/LLMRouter)",
             "LLMRouter dcrouter data: 6,108 prompts x 9 models, tasks and prices",
         ),
         RemoteDataset(
             "routeprofile",
-            (
-                RemoteFile("routing_test_data.json", "45394440924d7a83f454022f42e57e6eda80ff10663e59442c0fc579fa68220b", 4098316),
-                RemoteFile("candidate_models.json", "047e7fd312e61eafba630aa417c3818f7082f850c8c87c83d4db161802e226c1", 7934),
-            ),
+            _pinned(ROUTEPROFILE_FILES),
             None,
             "MIT (ulab-uiuc/RouteProfile)",
             "RouteProfile: 600 prompts x 8 models with real responses and token counts",
         ),
     )
-}  # fmt: skip
+}
 
 
 def fetch_dataset(

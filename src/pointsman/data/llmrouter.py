@@ -11,13 +11,16 @@ cost is modelled (see cost.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pointsman.data.cost import modelled_cost
-from pointsman.data.dataset import ModelInfo, RoutingDataset
+from pointsman.data.dataset import RoutingDataset
 from pointsman.data.errors import DataFormatError, iter_jsonl, read_json
+from pointsman.data.prices import load_price_table, model_infos
 from pointsman.data.splits import deduplicate
 
 SPLIT_FILES = {"train": "dcrouter_train.json", "test": "dcrouter_test.json"}
@@ -53,7 +56,7 @@ def load_llmrouter(path: str | Path) -> RoutingDataset:
         if all(math.isnan(row.get(m, math.nan)) for row in scores):
             where = " + ".join(str(f) for _, f in parts)
             raise DataFormatError(where, f"model {m!r}", "has no scores at all")
-    models = _models(names, folder)
+    models = model_infos(names, _price_table(folder), str(folder / PRICES_FILE))
     quality = np.array([[row.get(m, math.nan) for m in names] for row in scores], dtype=np.float64)
     task_of, conflicts = _tasks(folder)
     tasks = [task_of.get(p) for p in prompts]
@@ -117,33 +120,9 @@ def _model_order(scores: list[dict[str, float]], folder: Path) -> list[str]:
     return [m for m in prices if m in seen] + [m for m in seen if m not in prices]
 
 
-def _price_table(folder: Path) -> dict[str, dict]:
+def _price_table(folder: Path) -> Mapping[str, Any]:
     file = folder / PRICES_FILE
-    if not file.is_file():
-        return {}
-    table = read_json(file)
-    if not isinstance(table, dict):
-        raise DataFormatError(
-            file, "top level", "expected an object {model: {input_price, output_price, ...}}"
-        )
-    return table
-
-
-def _models(names: list[str], folder: Path) -> list[ModelInfo]:
-    """ModelInfo per model; prices NaN when the price file is absent or does not list the model."""
-    table = _price_table(folder)
-    models = []
-    for name in names:
-        entry = table.get(name, {})
-        prices = []
-        for field in ("input_price", "output_price"):
-            value = entry.get(field, math.nan)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise DataFormatError(folder / PRICES_FILE, f"{name}.{field}", f"non-numeric price {value!r}")
-            prices.append(float(value))
-        meta = {k: v for k, v in entry.items() if k not in ("input_price", "output_price")}
-        models.append(ModelInfo(name, prices[0], prices[1], meta))
-    return models
+    return load_price_table(file)[0] if file.is_file() else {}
 
 
 def _tasks(folder: Path) -> tuple[dict[str, str], int]:

@@ -18,18 +18,18 @@ import numpy as np
 
 from pointsman.data.cost import modelled_cost
 from pointsman.data.dataset import ModelInfo, RoutingDataset
-from pointsman.data.errors import DataFormatError, parse_number, read_json
+from pointsman.data.errors import DataFormatError, parse_number
+from pointsman.data.prices import PRICE_FIELDS, load_price_table, model_infos
 from pointsman.data.tables import optional_text, read_table
 
 REQUIRED = ("prompt_id", "prompt", "model", "score")
-PRICE_COLUMNS = ("input_price", "output_price")
 
 
 def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | None = None) -> RoutingDataset:
     path = Path(path)
     table = read_table(path)
     table.require(*REQUIRED)
-    has = {c: c in table.columns for c in ("cost", "latency", "task", *PRICE_COLUMNS)}
+    has = {c: c in table.columns for c in ("cost", "latency", "task", *PRICE_FIELDS)}
 
     prompt_row: dict[str, int] = {}
     prompts: list[str] = []
@@ -85,22 +85,22 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
         if np.isnan(quality[:, j]).all():
             raise DataFormatError(path, f"model {name!r}", "has no scores at all")
 
-    price_of = (
-        _prices_file(prices, names) if prices is not None else {k: v[:2] for k, v in column_prices.items()}
-    )
-    model_infos = [ModelInfo(nm, *price_of.get(nm, (math.nan, math.nan))) for nm in names]
+    if prices is not None:
+        priced = model_infos(names, *load_price_table(prices), require=True)
+    else:
+        priced = [ModelInfo(nm, *column_prices.get(nm, (math.nan, math.nan, ""))[:2]) for nm in names]
     info: dict[str, Any] = {
         "format": "long",
         "source": [str(path)],
         "missing_scores": int(np.isnan(quality).sum()),
     }
     ds = RoutingDataset(
-        prompt_ids=list(prompt_row), prompts=prompts, tasks=tasks, models=model_infos, quality=quality,
+        prompt_ids=list(prompt_row), prompts=prompts, tasks=tasks, models=priced, quality=quality,
         cost=cost, latency=latency if has["latency"] else None, name=path.stem, info=info,
     )  # fmt: skip
     if has["cost"]:
         info["cost_model"] = "real: the table's cost column"
-    elif price_of and all(nm in price_of for nm in names):
+    elif all(math.isfinite(mi.input_price) and math.isfinite(mi.output_price) for mi in priced):
         mc = modelled_cost(ds.prompts, ds.tasks, ds.models)
         ds.cost, ds.input_tokens, ds.output_tokens = mc.cost, mc.input_tokens, mc.output_tokens
         info["cost_model"] = mc.description
@@ -119,7 +119,7 @@ def _text(value: Any, path: Path, where: str, column: str) -> str:
 def _column_price(
     seen: dict[str, tuple[float, float, str]], model: str, row: dict, path: Path, where: str
 ) -> None:
-    pin, pout = (parse_number(row.get(c), path, f"{where}, column {c}", "price") for c in PRICE_COLUMNS)
+    pin, pout = (parse_number(row.get(c), path, f"{where}, column {c}", "price") for c in PRICE_FIELDS)
     if math.isnan(pin) and math.isnan(pout):
         return
     if model in seen and seen[model][:2] != (pin, pout):
@@ -127,37 +127,3 @@ def _column_price(
             path, where, f"model {model!r} has prices {(pin, pout)}, at {seen[model][2]} {seen[model][:2]}"
         )
     seen.setdefault(model, (pin, pout, where))
-
-
-def _prices_file(prices: str | Path | Mapping[str, Any], names: list[str]) -> dict[str, tuple[float, float]]:
-    """{model: (input_price, output_price)} from a JSON/YAML file or a mapping; every model must be priced."""
-    source: str | Path = "prices"
-    if not isinstance(prices, Mapping):
-        source = Path(prices)
-        if source.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                prices = yaml.safe_load(source.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise DataFormatError(source, None, "no such file") from None
-            except yaml.YAMLError as exc:
-                raise DataFormatError(source, None, f"bad YAML ({exc})") from None
-        else:
-            prices = read_json(source)
-    if not isinstance(prices, Mapping):
-        raise DataFormatError(source, "top level", "expected {model: {input_price, output_price}}")
-    out = {}
-    for name in names:
-        entry = prices.get(name)
-        if not isinstance(entry, Mapping):
-            raise DataFormatError(
-                source, f"model {name!r}", "no {input_price, output_price} entry for this model"
-            )
-        pair = tuple(parse_number(entry.get(c), source, f"{name}.{c}", "price") for c in PRICE_COLUMNS)
-        if any(math.isnan(p) or p < 0 for p in pair):
-            raise DataFormatError(
-                source, f"model {name!r}", f"needs non-negative input_price and output_price, got {pair}"
-            )
-        out[name] = pair
-    return out

@@ -78,7 +78,7 @@ def build_length_table(routing_test_data: str | Path) -> LengthTable:
     out: dict[tuple[str, str], list[int]] = {}
     overhead: list[float] = []
     prompt_counts = count_tokens([r["query"] for r in records])
-    for rec, n_prompt in zip(records, prompt_counts):
+    for rec, n_prompt in zip(records, prompt_counts, strict=True):
         for model, call in rec["model_performance"].items():
             out.setdefault((rec["task_name"], model), []).append(call["completion_tokens"])
             overhead.append(call["prompt_tokens"] - n_prompt)

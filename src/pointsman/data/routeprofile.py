@@ -17,8 +17,9 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from pointsman.data.cost import PER_TOKEN
-from pointsman.data.dataset import ModelInfo, RoutingDataset, normalize_prompt
+from pointsman.data.dataset import RoutingDataset, normalize_prompt
 from pointsman.data.errors import DataFormatError, read_json
+from pointsman.data.prices import load_price_table, model_infos
 
 DATA_FILE = "routing_test_data.json"
 PRICES_FILE = "candidate_models.json"
@@ -101,7 +102,9 @@ def load_routeprofile(path: str | Path) -> RoutingDataset:
     for j, name in enumerate(names):
         if np.isnan(quality[:, j]).all():
             raise DataFormatError(file, f"model {name!r}", "has no scores at all")
-    models = _models(names, file.parent / PRICES_FILE)
+    prices_file = file.parent / PRICES_FILE
+    table = load_price_table(prices_file)[0] if prices_file.is_file() else {}
+    models = model_infos(names, table, str(prices_file))
     pin = np.array([mi.input_price for mi in models])
     pout = np.array([mi.output_price for mi in models])
     return RoutingDataset(
@@ -121,24 +124,6 @@ def load_routeprofile(path: str | Path) -> RoutingDataset:
         input_tokens=tin,
         output_tokens=tout,
     )
-
-
-def _models(names: list[str], prices_file: Path) -> list[ModelInfo]:
-    table = read_json(prices_file) if prices_file.is_file() else {}
-    if not isinstance(table, dict):
-        raise DataFormatError(
-            prices_file, "top level", "expected an object {model: {input_price, output_price}}"
-        )
-    models = []
-    for name in names:
-        entry = table.get(name, {})
-        prices = [entry.get(f, math.nan) for f in ("input_price", "output_price")]
-        for f, v in zip(("input_price", "output_price"), prices):
-            if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise DataFormatError(prices_file, f"{name}.{f}", f"non-numeric price {v!r}")
-        meta = {k: v for k, v in entry.items() if k not in ("input_price", "output_price")}
-        models.append(ModelInfo(name, float(prices[0]), float(prices[1]), meta))
-    return models
 
 
 class RecordedResponses(Mapping[tuple[str, str], RecordedCall]):

@@ -66,7 +66,8 @@ def llmrouter_test_split(dataset: RoutingDataset) -> Split:
     test_ids = dataset.info.get("upstream_test_ids")
     if test_ids is None:
         raise ValueError(
-            f"dataset {dataset.name!r} has no upstream test ids: llmrouter_test_split needs the llmrouter loader"
+            f"dataset {dataset.name!r} has no upstream test ids: llmrouter_test_split needs data from the"
+            " llmrouter loader"
         )
     test_ids = set(test_ids)
     keys = dataset.keys()

