@@ -110,7 +110,7 @@ class KeywordSignal(HeuristicSignal):
             for word in words:
                 key = word if case_sensitive else word.lower()
                 if not key.strip():
-                    raise ValueError(f"{name}.sets.{set_name}: empty keyword")
+                    raise ValueError(f"sets.{set_name}: empty keyword")
                 owners.setdefault(key, []).append(index)
         self._automaton = ahocorasick.Automaton()
         for key, indices in owners.items():
@@ -136,8 +136,12 @@ class KeywordSignal(HeuristicSignal):
         return SignalResult(matched, scores=dict(zip(self.set_names, map(float, hits))))
 
 
+# Scripts written without spaces between words (Thai, Lao, kana, CJK ideographs): no word boundaries there.
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+    return (ch.isalnum() or ch == "_") and not _UNSPACED.match(ch)
 
 
 class RegexSignal(HeuristicSignal):
@@ -162,7 +166,7 @@ class RegexSignal(HeuristicSignal):
                 try:
                     re.compile(pattern, flags)
                 except re.error as exc:
-                    raise ValueError(f"{name}.sets.{set_name}[{i}]: bad regular expression {pattern!r}: {exc}") from None
+                    raise ValueError(f"sets.{set_name}[{i}]: bad regular expression {pattern!r}: {exc}") from None
             self._sets.append((set_name, re.compile("|".join(f"(?:{p})" for p in patterns), flags)))
 
     def compute(self, view: RequestView) -> SignalResult:

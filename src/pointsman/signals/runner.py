@@ -1,7 +1,10 @@
 """Compute the signals a decision needs: lazily, concurrently, each within its own time budget, cached.
 
 - Only the named signals run. Heuristics (`inline`) run in the caller's thread: they cost microseconds,
-  less than handing them to a thread. The others go to a thread pool and run concurrently.
+  less than handing them to a thread. So do embedding signals once the embedding exists (a small matrix
+  product; a thread hand-off on a busy core costs more). The rest go to a thread pool and run
+  concurrently: the embedding (ONNX releases the GIL) and the signals waiting for it, and signals that
+  are not inline and need no embedding.
 - The request embedding is computed at most once per request (`RequestView.ensure_embedding`), and only
   when a signal that needs it runs; the router and the cache read the same vector from the view.
 - A pooled signal that misses its deadline yields an error result and the request goes on; if it
@@ -24,7 +27,7 @@ from typing import Any, Callable, Hashable
 from pointsman.signals.base import RequestView, Signal, SignalResult
 
 #: Extra time a signal that needs the embedding is given when the embedding is not computed yet.
-DEFAULT_EMBEDDING_BUDGET_MS = 50.0
+DEFAULT_EMBEDDING_BUDGET_MS = 100.0
 
 
 class UnknownSignalError(KeyError):
@@ -146,6 +149,11 @@ class SignalRunner:
             results[p.signal.name] = self._collect(p, t0)
         return self._finish(view, results, t0)
 
+    def warm_up(self) -> None:
+        """Load the encoder and run it once if any signal needs it (the first ONNX run is slow)."""
+        if any(s.needs_embedding for s in self.signals.values()):
+            self.encoder().encode(["warm up"])
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -187,7 +195,7 @@ class SignalRunner:
                 if hit is not None:
                     results[signal.name] = replace(hit, ms=0.0, cached=True)
                     continue
-            if signal.inline:
+            if signal.inline or (signal.needs_embedding and view.embedding is not None):
                 result = _timed(signal, view)
                 results[signal.name] = result
                 self._store(signal, key, result)

@@ -204,8 +204,10 @@ def generate_faker(n_per_type: int = 200, seed: int = 0, n_negatives: int = 1000
     for type_, make in _values(fakers, rng).items():
         for _ in range(n_per_type):
             value = make()
-            # A bare 9-digit number is not identifiable as a BSN or SIN without a word saying so.
-            labelled = type_ in _NEED_CONTEXT or rng.random() < 0.5
+            # A bare digit run (a 9-digit BSN or SIN, an unformatted national phone number) is not
+            # identifiable without a word saying what it is: those always get a labelled frame.
+            bare = value.isdigit() and not value.startswith("0")
+            labelled = type_ in _NEED_CONTEXT or (type_ == "PHONE" and bare) or rng.random() < 0.5
             frame = rng.choice(_FRAMES_LABELLED if labelled else _FRAMES_PLAIN)
             label = rng.choice(_LABELS[type_])
             head, _, tail = frame.partition("{v}")
