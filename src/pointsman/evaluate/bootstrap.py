@@ -21,41 +21,45 @@ Interval = tuple[float | None, float | None]
 
 @dataclass(frozen=True)
 class Resamples:
-    """B resamples of n prompts: row indices, the same as counts per prompt, and each one's references."""
+    """B resamples of n prompts with replacement, as counts per prompt, and each one's references."""
 
-    indices: np.ndarray  # (B, n)
-    counts: np.ndarray  # (B, n)
+    counts: np.ndarray  # (B, n) times each prompt is drawn
     references: list[References]
 
     @classmethod
     def draw(cls, truth: Truth, b: int, seed: int) -> Resamples:
         n = truth.n_prompts
         rng = np.random.default_rng(seed)
-        indices = rng.integers(0, n, size=(b, n))
-        counts = np.stack([np.bincount(ix, minlength=n) for ix in indices]).astype(float)
+        draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(float)
         # two-model data: the strong model stays the full data's, even where the other wins a resample
         strong = References.of(truth).strong
-        return cls(indices, counts, [References.of(truth.subset(ix), strong) for ix in indices])
+        return cls(counts, References.weighted(truth, counts, strong))
 
 
 def intervals(sweep: Sweep, resamples: Resamples) -> dict[str, Interval]:
-    """Metric name -> (2.5%, 97.5%) percentile; a metric never reached in a resample counts as +inf
-    (e.g. the cost ratio), and a bound at infinity or undefined is None."""
+    """Metric name -> (2.5%, 97.5%) percentile. A cost ratio never reached in a resample counts as +inf, so
+    a bound of None means "not reached"; metrics undefined here (APGR on more than two models) are left out."""
     curves = sweep.weighted_curves(resamples.counts, resamples.references[0].strong)
     values: dict[str, list[float]] = {f.name: [] for f in fields(Scores)}
     for curve, refs in zip(curves, resamples.references):
         scores = curve.score(refs)
         for name in values:
             value = getattr(scores, name)
-            values[name].append(math.inf if value is None else value)
+            values[name].append((math.inf if name in _NEVER_REACHED else math.nan) if value is None else value)
     out: dict[str, Interval] = {}
     for name, vals in values.items():
         arr = np.asarray(vals)
-        if np.isinf(arr).all():
-            continue  # undefined here (APGR on many models) or never reached
-        lo, hi = np.percentile(arr, [2.5, 97.5])
-        out[name] = (_finite(lo), _finite(hi))
+        arr = arr[~np.isnan(arr)]
+        if arr.size:
+            with np.errstate(invalid="ignore"):  # inf - inf between two unreached resamples
+                lo, hi = np.percentile(arr, [2.5, 97.5])
+            out[name] = (_finite(lo), _finite(hi))
     return out
+
+
+# None in these means "never reached" (an infinite cost), not "undefined".
+_NEVER_REACHED = {"cost_ratio_at_best_single_quality"}
 
 
 def _finite(x: float) -> float | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pointsman.evaluate import metrics
-from pointsman.evaluate.truth import Truth
+from pointsman.evaluate.truth import Truth, best_model
 from pointsman.policy.calibration import lambda_grid
 from pointsman.policy.objective import sweep_lambda
 
@@ -35,22 +35,36 @@ class References:
     weak_quality: float | None = None
 
     @classmethod
-    def of(cls, truth: Truth, strong: int | None = None) -> References:
-        b = truth.best_single
+    def of(cls, truth: Truth) -> References:
+        return cls.weighted(truth, np.ones((1, truth.n_prompts)))[0]
+
+    @classmethod
+    def weighted(cls, truth: Truth, weights: np.ndarray, strong: int | None = None) -> list[References]:
+        """One References per row of (B, n) prompt weights (bootstrap counts); for two-model data the strong
+        model is `strong` (default: each row's best single model)."""
+        quality, cost = truth.model_means(weights)
+        total = weights.sum(axis=1)
+        oracle_q, oracle_c = (weights @ v / total for v in truth.oracle_per_prompt)
         two = truth.quality.shape[1] == 2
-        strong = (b if strong is None else strong) if two else None
-        return cls(
-            best_single=b,
-            best_single_quality=float(truth.model_quality[b]),
-            best_single_cost=float(truth.model_cost[b]),
-            oracle_quality=truth.oracle_quality,
-            oracle_cost=truth.oracle_cost,
-            c_min=float(np.nanmin(truth.model_cost)),
-            c_max=float(np.nanmax(truth.model_cost)),
-            strong=strong,
-            strong_quality=float(truth.model_quality[strong]) if two else None,
-            weak_quality=float(truth.model_quality[1 - strong]) if two else None,
-        )
+        out = []
+        for b in range(len(weights)):
+            best = best_model(quality[b], cost[b])
+            s = (best if strong is None else strong) if two else None
+            out.append(
+                cls(
+                    best_single=best,
+                    best_single_quality=float(quality[b, best]),
+                    best_single_cost=float(cost[b, best]),
+                    oracle_quality=float(oracle_q[b]),
+                    oracle_cost=float(oracle_c[b]),
+                    c_min=float(np.nanmin(cost[b])),
+                    c_max=float(np.nanmax(cost[b])),
+                    strong=s,
+                    strong_quality=None if s is None else float(quality[b, s]),
+                    weak_quality=None if s is None else float(quality[b, 1 - s]),
+                )
+            )
+        return out
 
 
 @dataclass(frozen=True)

@@ -49,38 +49,54 @@ class Truth:
     def subset(self, rows: np.ndarray) -> Truth:
         return Truth(self.quality[rows], self.cost[rows])
 
-    # -- single models --------------------------------------------------------------------------------
+    # -- single models and the oracle, optionally under prompt weights (bootstrap counts) -----------------
+
+    def model_means(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, m) mean quality and cost of each model over its known entries, per row of (B, n) weights."""
+        w_known = weights @ self.known
+        with np.errstate(invalid="ignore", divide="ignore"):
+            quality = (weights @ np.where(self.known, self.quality, 0.0)) / w_known
+            cost = (weights @ np.where(self.known, self.cost, 0.0)) / w_known
+        return quality, cost
 
     @cached_property
+    def _means(self) -> tuple[np.ndarray, np.ndarray]:
+        quality, cost = self.model_means(np.ones((1, self.n_prompts)))
+        return quality[0], cost[0]
+
+    @property
     def model_quality(self) -> np.ndarray:
         """(m,) mean quality of each model over its known entries."""
-        return _known_mean(self.quality, self.known)
+        return self._means[0]
 
-    @cached_property
+    @property
     def model_cost(self) -> np.ndarray:
         """(m,) mean cost per call of each model over its known entries."""
-        return _known_mean(self.cost, self.known)
+        return self._means[1]
 
-    @cached_property
+    @property
     def best_single(self) -> int:
-        """The model with the highest mean quality (the cheaper one on a tie)."""
-        return int(np.lexsort((self.model_cost, -self.model_quality))[0])
-
-    # -- the oracle: per prompt, the cheapest of the models with the best known score -----------------
+        return best_model(self.model_quality, self.model_cost)
 
     @cached_property
     def oracle_choice(self) -> np.ndarray:
+        """Per prompt, the cheapest of the models with the best known score."""
         q = np.where(self.known, self.quality, -np.inf)
         top = self.known & (q == q.max(axis=1, keepdims=True))
         return np.where(top, self.cost, np.inf).argmin(axis=1)
 
+    @cached_property
+    def oracle_per_prompt(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) quality and cost of the oracle's choice."""
+        return self.gather(self.quality, self.oracle_choice), self.gather(self.cost, self.oracle_choice)
+
     @property
     def oracle_quality(self) -> float:
-        return float(self.gather(self.quality, self.oracle_choice).mean())
+        return float(self.oracle_per_prompt[0].mean())
 
     @property
     def oracle_cost(self) -> float:
-        return float(self.gather(self.cost, self.oracle_choice).mean())
+        return float(self.oracle_per_prompt[1].mean())
 
     # -- scoring choices -------------------------------------------------------------------------------
 
@@ -91,8 +107,6 @@ class Truth:
         return out if choices.ndim == 2 else out[:, 0]
 
 
-def _known_mean(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    counts = known.sum(axis=0)
-    sums = np.where(known, values, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+def best_model(model_quality: np.ndarray, model_cost: np.ndarray) -> int:
+    """The model with the highest mean quality (the cheaper one on a tie; models with no data last)."""
+    return int(np.lexsort((model_cost, -np.nan_to_num(model_quality, nan=-np.inf)))[0])
