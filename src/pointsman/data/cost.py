@@ -96,8 +96,9 @@ class CostModel:
         counts = count_tokens(dataset.prompts)
         pin = np.array([mi.input_price for mi in dataset.models], dtype=np.float64)
         pout = np.array([mi.output_price for mi in dataset.models], dtype=np.float64)
-        priced = np.isfinite(pin) & np.isfinite(pout) & ((pin > 0) | (pout > 0))
-        if dataset.output_tokens is not None and dataset.input_tokens is not None and priced.all():
+        priced = np.isfinite(pin) & np.isfinite(pout)
+        has_tokens = dataset.output_tokens is not None and dataset.input_tokens is not None
+        if has_tokens and priced.all() and np.isfinite(_nanmean_cols(dataset.output_tokens)).all():
             self._fit_tokens(dataset, counts, pin, pout)
         elif np.isfinite(dataset.cost).any():
             self._fit_costs(dataset, counts)

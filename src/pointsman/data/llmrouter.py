@@ -28,10 +28,6 @@ PRICES_FILE = "default_llm.json"
 QUERY_GLOB = "default_query_*.jsonl"
 
 
-def is_dcrouter_record(obj: object) -> bool:
-    return isinstance(obj, dict) and "question" in obj and isinstance(obj.get("scores"), dict)
-
-
 def load_llmrouter(path: str | Path) -> RoutingDataset:
     """An LLMRouter directory (train + test, de-duplicated) or one dcrouter JSON file."""
     path = Path(path)
@@ -51,12 +47,13 @@ def load_llmrouter(path: str | Path) -> RoutingDataset:
             prompts.append(question)
             scores.append(row)
 
-    names = _model_order(scores, folder)
+    price_table = _price_table(folder)
+    names = _model_order(scores, price_table)
     for m in names:
         if all(math.isnan(row.get(m, math.nan)) for row in scores):
             where = " + ".join(str(f) for _, f in parts)
             raise DataFormatError(where, f"model {m!r}", "has no scores at all")
-    models = model_infos(names, _price_table(folder), str(folder / PRICES_FILE))
+    models = model_infos(names, price_table, str(folder / PRICES_FILE))
     quality = np.array([[row.get(m, math.nan) for m in names] for row in scores], dtype=np.float64)
     task_of, conflicts = _tasks(folder)
     tasks = [task_of.get(p) for p in prompts]
@@ -113,10 +110,9 @@ def _read_dcrouter(file: Path) -> list[tuple[str, dict[str, float]]]:
     return out
 
 
-def _model_order(scores: list[dict[str, float]], folder: Path) -> list[str]:
+def _model_order(scores: list[dict[str, float]], prices: Mapping[str, Any]) -> list[str]:
     """Models in the price file's order (stable across runs), then any others in first-seen order."""
     seen = list(dict.fromkeys(m for row in scores for m in row))
-    prices = _price_table(folder)
     return [m for m in prices if m in seen] + [m for m in seen if m not in prices]
 
 

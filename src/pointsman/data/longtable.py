@@ -36,7 +36,7 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
     tasks: list[str | None] = []
     first_seen: dict[str, str] = {}  # prompt_id -> where it first appeared
     models: dict[str, int] = {}
-    cells: dict[tuple[int, int], tuple[str, float, float, float]] = {}  # -> (where, score, cost, latency)
+    cells: dict[tuple[int, int], tuple[float, ...]] = {}  # -> (score, cost, latency)
     seen_at: dict[tuple[int, int], str] = {}
     column_prices: dict[str, tuple[float, float, str]] = {}
 
@@ -65,13 +65,9 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
                 f"duplicate rows for (prompt_id, model) = ({pid!r}, {model!r})",
             )
         seen_at[i, j] = where
-        cells[i, j] = (
-            where,
-            parse_number(row.get("score"), path, f"{where}, column score", "score"),
-            parse_number(row.get("cost"), path, f"{where}, column cost", "cost") if has["cost"] else math.nan,
-            parse_number(row.get("latency"), path, f"{where}, column latency", "latency")
-            if has["latency"]
-            else math.nan,
+        cells[i, j] = tuple(
+            parse_number(row.get(c), path, f"{where}, column {c}", c) if c == "score" or has[c] else math.nan
+            for c in ("score", "cost", "latency")
         )
         if has["input_price"] or has["output_price"]:
             _column_price(column_prices, model, row, path, where)
@@ -79,7 +75,7 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
     names = list(models)
     n, m = len(prompts), len(names)
     quality, cost, latency = (np.full((n, m), np.nan) for _ in range(3))
-    for (i, j), (_, s, c, lat) in cells.items():
+    for (i, j), (s, c, lat) in cells.items():
         quality[i, j], cost[i, j], latency[i, j] = s, c, lat
     for j, name in enumerate(names):
         if np.isnan(quality[:, j]).all():
