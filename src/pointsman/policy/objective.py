@@ -121,27 +121,25 @@ class Objective(BaseModel):
         c = cost.tolist() if isinstance(cost, np.ndarray) else list(cost)
         if len(q) != len(c):
             raise ValueError(f"quality ({len(q)}) and cost ({len(c)}) predictions differ in length")
-        cap, lam, within = self.max_cost_per_request, self.lambda_, self.within
         inf = math.inf
-        band = -inf
+        lam, within = self.lambda_, self.within
+        cap = inf if self.max_cost_per_request is None else self.max_cost_per_request
+        # affordable: known quality, finite cost within the cap (a NaN cost fails `ci < inf`)
+        ok = [qi == qi and ci < inf and ci <= cap for qi, ci in zip(q, c)]
         if within is not None:
-            best = max((qi for qi, ci in zip(q, c) if _affordable(qi, ci, cap)), default=-inf)
+            best = max((qi for qi, a in zip(q, ok) if a), default=-inf)
             band = best - within * abs(best) if best > -inf else inf
         keys = []
-        for i, (qi, ci) in enumerate(zip(q, c)):
-            ci = inf if ci != ci else ci
-            if _affordable(qi, ci, cap):
-                if within is not None:
-                    key = (_IN_BAND, ci, -qi) if qi >= band else (_OUT_OF_BAND, -qi, ci)
-                elif lam == inf:
-                    key = (_IN_BAND, ci, -qi)
-                else:
-                    key = (_IN_BAND, -(qi - lam * ci) if lam else -qi, ci)
-            elif qi != qi:
-                key = (_NO_QUALITY, ci, 0.0)
+        for i, qi, ci, a in zip(range(len(q)), q, c, ok):
+            if not a:
+                ci = inf if ci != ci else ci
+                keys.append((_OVER_CAP, ci, -qi, i) if qi == qi else (_NO_QUALITY, ci, 0.0, i))
+            elif within is not None:
+                keys.append((_IN_BAND, ci, -qi, i) if qi >= band else (_OUT_OF_BAND, -qi, ci, i))
+            elif lam == inf:
+                keys.append((_IN_BAND, ci, -qi, i))
             else:
-                key = (_OVER_CAP, ci, -qi)
-            keys.append((*key, i))
+                keys.append((_IN_BAND, lam * ci - qi, ci, i))
         keys.sort()
         return [k[3] for k in keys]
 
@@ -187,10 +185,6 @@ class Objective(BaseModel):
             primary = np.where(affordable, score, primary)
             tie = np.where(affordable, C, tie)
         return tier, primary, tie
-
-
-def _affordable(q: float, c: float, cap: float | None) -> bool:
-    return q == q and c < math.inf and (cap is None or c <= cap)
 
 
 def _first(tier: np.ndarray, primary: np.ndarray, tie: np.ndarray) -> np.ndarray:
