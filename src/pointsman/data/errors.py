@@ -32,6 +32,21 @@ def read_json(path: Path) -> Any:
         ) from None
 
 
+def iter_json_records(path: Path, shape: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("record i", object) for each object of a file holding a non-empty JSON list of `shape` objects."""
+    records = read_json(path)
+    if not isinstance(records, list):
+        raise DataFormatError(
+            path, "top level", f"expected a JSON list of {shape}, got {type(records).__name__}"
+        )
+    if not records:
+        raise DataFormatError(path, None, "no records")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise DataFormatError(path, f"record {i}", f"expected an object, got {type(rec).__name__}")
+        yield f"record {i}", rec
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; each line must be a JSON object."""
     text = _read_text(path)

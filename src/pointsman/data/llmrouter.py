@@ -19,7 +19,7 @@ import numpy as np
 
 from pointsman.data.cost import modelled_cost
 from pointsman.data.dataset import RoutingDataset
-from pointsman.data.errors import DataFormatError, iter_jsonl, read_json
+from pointsman.data.errors import DataFormatError, iter_json_records, iter_jsonl
 from pointsman.data.prices import load_price_table, model_infos
 from pointsman.data.splits import deduplicate
 
@@ -78,18 +78,8 @@ def load_llmrouter(path: str | Path) -> RoutingDataset:
 
 
 def _read_dcrouter(file: Path) -> list[tuple[str, dict[str, float]]]:
-    records = read_json(file)
-    if not isinstance(records, list):
-        raise DataFormatError(
-            file, "top level", f"expected a JSON list of {{question, scores}}, got {type(records).__name__}"
-        )
-    if not records:
-        raise DataFormatError(file, None, "no records")
     out = []
-    for i, rec in enumerate(records):
-        where = f"record {i}"
-        if not isinstance(rec, dict):
-            raise DataFormatError(file, where, f"expected an object, got {type(rec).__name__}")
+    for where, rec in iter_json_records(file, "{question, scores}"):
         question = rec.get("question")
         if not isinstance(question, str) or not question.strip():
             raise DataFormatError(file, where, "field 'question' is missing or not a non-empty string")

@@ -18,7 +18,7 @@ import numpy as np
 
 from pointsman.data.cost import PER_TOKEN
 from pointsman.data.dataset import RoutingDataset, normalize_prompt
-from pointsman.data.errors import DataFormatError, read_json
+from pointsman.data.errors import DataFormatError, iter_json_records
 from pointsman.data.prices import load_price_table, model_infos
 
 DATA_FILE = "routing_test_data.json"
@@ -40,17 +40,7 @@ def _data_file(path: Path) -> Path:
 
 def _calls(file: Path) -> Iterator[tuple[int, dict[str, Any], dict[str, RecordedCall]]]:
     """(record index, record, {model: call}) with every field checked."""
-    records = read_json(file)
-    if not isinstance(records, list):
-        raise DataFormatError(
-            file, "top level", f"expected a JSON list of records, got {type(records).__name__}"
-        )
-    if not records:
-        raise DataFormatError(file, None, "no records")
-    for i, rec in enumerate(records):
-        where = f"record {i}"
-        if not isinstance(rec, dict):
-            raise DataFormatError(file, where, f"expected an object, got {type(rec).__name__}")
+    for i, (where, rec) in enumerate(iter_json_records(file, "{query, model_performance}")):
         if not isinstance(rec.get("query"), str) or not rec["query"].strip():
             raise DataFormatError(file, where, "field 'query' is missing or not a non-empty string")
         perf = rec.get("model_performance")
