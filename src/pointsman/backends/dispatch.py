@@ -9,8 +9,8 @@ For each model of the ranking, in order:
   answers) up to `retry.attempts` tries with jittered exponential backoff; a Retry-After is honoured (never
   retried sooner), and one longer than `retry.max_backoff` moves on to the next model at once. A timeout is not
   retried on the same backend (it would likely be as slow again): the next model is tried.
-- an error about the request itself (400/413/422 other than a context-length error) is not the backend's fault:
-  the dispatch stops and the client gets it.
+- an error about the request itself (400/413/422, other than a context-length error or content this model cannot
+  take) is not the backend's fault: the dispatch stops and the client gets it.
 
 Streams fall back only before their first chunk. After it, the stream belongs to that backend: if it dies
 mid-way, iterating `Outcome.chunks` raises a BackendError (and `Outcome.stream_error` is set), never a second,
@@ -36,8 +36,10 @@ from pointsman.backends.tokens import estimate_prompt_tokens, requested_output_t
 log = logging.getLogger("pointsman.backends")
 
 _now = time.perf_counter
-# Upstream verdicts on the request itself: the next model would refuse it too.
+# Upstream verdicts on the request itself: the next model would refuse it too ...
 _REQUEST_STATUSES = frozenset((400, 413, 422))
+# ... unless it is about this model's limits.
+_MODEL_LIMIT_CODES = frozenset(("context_length_exceeded", "unsupported_content"))
 
 
 @dataclass(slots=True)
@@ -431,7 +433,7 @@ class Dispatcher:
                 member.record(err)
                 if err.retry_after is not None:
                     member.hold_until = max(member.hold_until, _now() + err.retry_after)
-                if err.status in _REQUEST_STATUSES and err.code != "context_length_exceeded":
+                if err.status in _REQUEST_STATUSES and err.code not in _MODEL_LIMIT_CODES:
                     raise self._give_up(attempts, err)  # the request's own fault: no model would take it
                 if not err.retryable or err.code == "timeout":
                     break

@@ -51,6 +51,10 @@ class BackendConfig(BaseModel):
     model: str | None = Field(None, description="the upstream's model id; defaults to `name`")
     model_path: str | None = Field(None, description="llamacpp: a GGUF file, or 'smollm2' for the bundled one")
     replay_data: str | None = Field(None, description="replay: recorded responses (RouteProfile JSON)")
+    threads: PositiveInt | None = Field(None, description="llamacpp: CPU threads (default: half the cores)")
+    replay_tokens_per_s: PositiveFloat | None = Field(
+        None, description="replay: pace answers at this many output tokens/s (default: answer at once)"
+    )
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
     input_price: float = Field(0.0, ge=0, description="USD per 1M input tokens")

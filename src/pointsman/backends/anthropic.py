@@ -1,0 +1,60 @@
+"""`kind: anthropic`: the Anthropic Messages API, spoken to in OpenAI shape (see anthropic_translate)."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import orjson
+
+from pointsman.backends.anthropic_translate import StreamTranslator, from_anthropic, to_anthropic
+from pointsman.backends.base import BackendError, ChatBody, ChatChunk, ChatResponse
+from pointsman.backends.http import HttpBackend, bad_response
+
+API_VERSION = "2023-06-01"
+
+
+class AnthropicBackend(HttpBackend):
+    path = "/messages"
+    default_base_url = "https://api.anthropic.com/v1"
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
+        if key is not None:
+            headers["x-api-key"] = key
+        return headers
+
+    def _translate(self, body: ChatBody, stream: bool) -> dict:
+        try:
+            return to_anthropic(body, stream=stream)
+        except BackendError as err:
+            err.backend = self.name
+            err.message = f"{self.name}: {err.message}"
+            raise
+
+    async def complete(self, body: ChatBody) -> ChatResponse:
+        data = await self.read_json(await self.post(self._translate(body, stream=False)))
+        try:
+            return from_anthropic(data)
+        except BackendError as err:
+            raise bad_response(self.name, err.message) from None
+
+    async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
+        resp = await self.post(self._translate(body, stream=True))
+        translator = StreamTranslator(bool((body.get("stream_options") or {}).get("include_usage")))
+        async for data in self.sse_data(resp):
+            if translator.done:
+                continue  # read to the end of the body so the connection is reused
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}") from None
+            try:
+                chunks = translator.feed(event)
+            except BackendError as err:
+                err.backend = self.name
+                raise
+            for chunk in chunks:
+                yield chunk
+        if not translator.done:
+            raise BackendError(f"{self.name}: the stream ended before message_stop", code="stream_broken",
+                               backend=self.name)
