@@ -211,7 +211,7 @@ def openapi_spec() -> dict[str, Any]:
                             "headers": _HEADERS,
                             "content": {
                                 **json_of("ChatCompletion"),
-                                "text/event-stream": {"schema": {"type": "string"}},
+                                "text/event-stream": {"schema": _ref("StreamEvent")},
                             },
                         },
                         "400": _error_response("malformed JSON, wrong types, bad values"),
@@ -268,6 +268,19 @@ def openapi_spec() -> dict[str, Any]:
                 "ChatCompletionRequest": _REQUEST,
                 "ChatCompletion": _COMPLETION,
                 "ChatCompletionChunk": _CHUNK,
+                "StreamEvent": {
+                    "type": "object",
+                    "description": "one server-sent event (OpenAPI 3.1: the schema of each event)",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "a ChatCompletionChunk, then `[DONE]`; or a final Error",
+                        },
+                        "event": {"type": "string"},
+                    },
+                },
                 "Error": _ERROR,
                 "ModelList": {
                     "type": "object",

@@ -102,7 +102,7 @@ def _check_messages(messages: Any) -> None:
             raise bad_request(f"messages[{i}] must be an object, got {_json_type(msg)}", param=f"messages[{i}]",
                               code="invalid_type")
         role = msg.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise bad_request(
                 f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}, got {_short(role)}",
                 param=f"messages[{i}].role", code="invalid_value",
