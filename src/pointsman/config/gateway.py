@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from pointsman.config.backends import BackendConfig
 from pointsman.policy.objective import Objective
@@ -25,6 +33,9 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     graceful_timeout: PositiveFloat = Field(30.0, description="seconds in-flight requests get at shutdown")
     access_log: bool = False
+    proxy_headers: bool = Field(
+        False, description="trust X-Forwarded-For (behind a reverse proxy: rate limits then key on the real client)"
+    )
 
 
 # -- route profiles ------------------------------------------------------------------------------------

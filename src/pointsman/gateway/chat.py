@@ -24,6 +24,7 @@ log = logging.getLogger("pointsman.gateway")
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _DONE = b"data: [DONE]\n\n"
+_WANTED = frozenset({b"authorization", b"content-length"})
 CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
 
 
@@ -108,7 +109,8 @@ class ChatEndpoint:
         if gw.log.log_content:
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
-        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *ex.headers()]})
+        headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(self, ex: Exchange, send: Any) -> None:
@@ -184,10 +186,12 @@ async def _watch(receive: Any, handler: asyncio.Task | None) -> None:
 
 
 async def _send_error(send: Any, exc: APIError, ex: Exchange) -> None:
-    headers = [_JSON, *ex.headers(), *((k.encode(), v.encode()) for k, v in exc.headers.items())]
+    body = exc.body()
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers(),
+               *((k.encode(), v.encode()) for k, v in exc.headers.items())]
     try:
         await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-        await send({"type": "http.response.body", "body": exc.body()})
+        await send({"type": "http.response.body", "body": body})
     except Exception:  # the response had already started (or the client is gone): nothing more to say
         pass
 
@@ -198,7 +202,7 @@ def _too_large(size: int, limit: int) -> APIError:
 
 
 def _headers(scope: dict) -> dict[bytes, bytes]:
-    return {k.lower(): v for k, v in scope["headers"]}
+    return {k: v for k, v in scope["headers"] if k in _WANTED}  # the server lower-cases names
 
 
 def _answer_text(response: dict) -> str | None:

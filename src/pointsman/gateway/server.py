@@ -30,6 +30,7 @@ def uvicorn_config(app: Any, config: GatewayConfig, **overrides: Any) -> uvicorn
         timeout_graceful_shutdown=config.server.graceful_timeout,
         log_level="info",
         server_header=False,
+        proxy_headers=config.server.proxy_headers,
         date_header=False,
     )
     options.update(overrides)

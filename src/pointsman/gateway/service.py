@@ -69,9 +69,9 @@ class Exchange:
 
 def _header(value: str) -> bytes:
     """A header-safe rendering: printable ASCII, at most 512 bytes."""
-    text = value.encode("ascii", "replace").decode()
-    text = "".join(ch if " " <= ch <= "~" else " " for ch in text)
-    return text[:512].encode()
+    if not (value.isascii() and value.isprintable()):
+        value = "".join(ch if " " <= ch <= "~" else "?" for ch in value)
+    return value[:512].encode()
 
 
 def new_request_id() -> str:

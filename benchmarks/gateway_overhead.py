@@ -1,0 +1,293 @@
+"""What pointsman's gateway adds on top of an upstream, next to the LiteLLM proxy, in one run.
+
+One fast local upstream (pointsman.testing.upstreams, its own process). Three targets, all on that upstream:
+  direct     wrk -> upstream
+  pointsman  wrk -> `pointsman serve` (rules-only profile: a keyword rule, static order, SQLite decision log)
+  litellm    wrk -> LiteLLM proxy (one worker, no database), from its own venv (never a project dependency)
+For each: latency at concurrency 1 (p50, p99) and requests/s at 32 connections, non-streaming and streaming.
+Targets: pointsman adds <= 0.5 ms at p50 (concurrency 1) and serves >= 20x LiteLLM's requests/s at 32
+connections. Exits 1 when one is missed.
+
+How it runs on 2 cores: the gateway under test (pointsman or LiteLLM) alone on core 0; the upstream and wrk on
+core 1. Runs interleave targets and repeat (--repeats), figures are medians. Each 32-connection run also reads the
+gateway's CPU time from /proc, so "CPU per request" stays comparable when other work shares the machine.
+
+    python benchmarks/gateway_overhead.py [--duration 3] [--repeats 3] [--json out.json]
+
+Needs wrk (`apt-get install -y wrk`) and taskset. LiteLLM is installed on first use into
+~/.cache/pointsman/litellm-venv (or $POINTSMAN_LITELLM_VENV) with `pip install 'litellm[proxy]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+GATEWAY_CORE, LOAD_CORE = "0", "1"
+TARGET_P50_MS = 0.5
+TARGET_RPS_RATIO = 20.0
+PROMPT = [{"role": "user", "content": "Say hello in five words, please."}]
+LITELLM_VENV = Path(os.environ.get("POINTSMAN_LITELLM_VENV", Path.home() / ".cache/pointsman/litellm-venv"))
+
+
+@dataclass
+class Run:
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    cpu_ms_per_request: float | None = None
+
+
+# -- processes -----------------------------------------------------------------------------------------
+
+
+def pinned(core: str, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", core, *cmd] if shutil.which("taskset") else cmd
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{what} did not come up at {url} within {timeout} s")
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], *, env: dict | None = None, log: Path) -> Iterator[subprocess.Popen]:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def upstream() -> Iterator[str]:
+    cmd = pinned(LOAD_CORE, [sys.executable, "-m", "pointsman.testing.upstreams", "--port", "0"])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"upstream did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def pointsman_config(up: str, port: int, workdir: Path) -> Path:
+    path = workdir / "pointsman.yaml"
+    path.write_text(f"""
+server: {{host: 127.0.0.1, port: {port}}}
+backends:
+  - {{name: fast, kind: openai, base_url: "{up}/v1", model: test-model, input_price: 0.1, output_price: 0.4}}
+  - {{name: careful, kind: openai, base_url: "{up}/v1", model: test-model, input_price: 1.0, output_price: 4.0}}
+profiles:
+  - {{name: default, candidates: [fast, careful]}}
+  - {{name: careful-first, candidates: [careful, fast]}}
+rules:
+  - {{name: hard, when: {{keywords: [prove, derive, step by step]}}, profile: careful-first}}
+store: {{kind: sqlite, path: {workdir / "decisions.db"}}}
+""")
+    return path
+
+
+def ensure_litellm() -> Path:
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if exe.exists():
+        return exe
+    print(f"installing litellm[proxy] into {LITELLM_VENV} (first run only) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+    subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)
+    return exe
+
+
+def litellm_config(up: str, workdir: Path) -> Path:
+    path = workdir / "litellm.yaml"
+    path.write_text(f"""
+model_list:
+  - model_name: test-model
+    litellm_params: {{model: openai/test-model, api_base: "{up}/v1", api_key: unused}}
+litellm_settings: {{drop_params: true, set_verbose: false}}
+""")
+    return path
+
+
+# -- load ----------------------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def lua_script(workdir: Path, model: str, stream: bool) -> Path:
+    body = json.dumps({"model": model, "messages": PROMPT, "max_tokens": 16, "stream": stream})
+    path = workdir / f"post-{model}-{stream}.lua"
+    path.write_text(
+        f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n"
+        "wrk.headers['Content-Type'] = 'application/json'\n"
+    )
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its children (LiteLLM may fork)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def wrk(url: str, script: Path, connections: int, duration: float, pid: int | None = None) -> Run:
+    cmd = pinned(LOAD_CORE, ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+                             "-s", str(script), url])
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu0 if pid else None
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if bad or (errors and any(int(g) for g in errors.groups())):
+        raise RuntimeError(f"failed requests against {url}:\n{out}")
+    pct = {m[0]: float(m[1]) * _UNITS[m[2]] for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    per_request = cpu / (rps * duration) * 1e3 if cpu is not None and rps else None
+    return Run(pct["50"], pct["99"], rps, per_request)
+
+
+# -- the run -------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repetitions; medians are reported")
+    ap.add_argument("--json", type=Path, help="write all figures here")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    litellm = ensure_litellm()
+    pointsman = Path(sys.executable).parent / "pointsman"
+    results: dict[tuple[str, bool, str], list[Run]] = {}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp, upstream() as up:
+        work = Path(tmp)
+        pm_port, ll_port = free_port(), free_port()
+        pm_cmd = pinned(GATEWAY_CORE, [str(pointsman), "serve", "--config", str(pointsman_config(up, pm_port, work))])
+        ll_cmd = pinned(GATEWAY_CORE, [str(litellm), "--config", str(litellm_config(up, work)), "--host",
+                                       "127.0.0.1", "--port", str(ll_port), "--num_workers", "1"])
+        ll_env = {"LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+                  "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+        with process(pm_cmd, log=work / "pointsman.log") as pm, \
+                process(ll_cmd, env=ll_env, log=work / "litellm.log") as ll:
+            wait_http(f"http://127.0.0.1:{pm_port}/ready", 60, pm, "pointsman")
+            wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", 180, ll, "litellm")
+            targets = {
+                "direct": (f"{up}/v1/chat/completions", "test-model", None),
+                "pointsman": (f"http://127.0.0.1:{pm_port}/v1/chat/completions", "auto", pm.pid),
+                "litellm": (f"http://127.0.0.1:{ll_port}/v1/chat/completions", "test-model", ll.pid),
+            }
+            for name, (url, model, _) in targets.items():  # warm up: pools, JIT-free but caches
+                for stream in (False, True):
+                    wrk(url, lua_script(work, model, stream), 8, 1.0)
+            for rep in range(args.repeats):
+                for stream in (False, True):
+                    for name, (url, model, pid) in targets.items():
+                        script = lua_script(work, model, stream)
+                        c1 = wrk(url, script, 1, args.duration)
+                        c32 = wrk(url, script, 32, args.duration, pid)
+                        results.setdefault((name, stream, "c1"), []).append(c1)
+                        results.setdefault((name, stream, "c32"), []).append(c32)
+                        print(f"  run {rep + 1}/{args.repeats} {name:9} {'stream' if stream else 'json':6} "
+                              f"c1 p50 {c1.p50_ms:.3f} ms p99 {c1.p99_ms:.3f} ms | c32 {c32.rps:8.0f} req/s",
+                              flush=True)
+    return report(results, args, load_before)
+
+
+def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
+    def med(name: str, stream: bool, mode: str, field: str) -> float:
+        values = [getattr(r, field) for r in results[(name, stream, mode)] if getattr(r, field) is not None]
+        return statistics.median(values) if values else float("nan")
+
+    ok = True
+    out: dict = {"load_average": {"before": load_before, "after": os.getloadavg()}, "modes": {}}
+    print(f"\nmedians of {args.repeats} interleaved runs of {args.duration:g} s; gateway on core {GATEWAY_CORE}, "
+          f"upstream + wrk on core {LOAD_CORE}; load average before/after: "
+          f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")
+    for stream in (False, True):
+        label = "streaming" if stream else "non-streaming"
+        direct = {f: med("direct", stream, "c1", f) for f in ("p50_ms", "p99_ms")}
+        print(f"\n{label}")
+        print(f"  {'target':10} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10} {'req/s c32':>10} "
+              f"{'CPU ms/req':>10}")
+        mode: dict = {}
+        for name in ("direct", "pointsman", "litellm"):
+            p50, p99 = med(name, stream, "c1", "p50_ms"), med(name, stream, "c1", "p99_ms")
+            rps, cpu = med(name, stream, "c32", "rps"), med(name, stream, "c32", "cpu_ms_per_request")
+            mode[name] = {"p50_ms": p50, "p99_ms": p99, "added_p50_ms": p50 - direct["p50_ms"],
+                          "added_p99_ms": p99 - direct["p99_ms"], "rps_c32": rps, "cpu_ms_per_request": cpu}
+            print(f"  {name:10} {p50:8.3f} {p99:8.3f} {p50 - direct['p50_ms']:10.3f} {p99 - direct['p99_ms']:10.3f} "
+                  f"{rps:10.0f} {cpu:10.3f}")
+        added = mode["pointsman"]["added_p50_ms"]
+        ratio = mode["pointsman"]["rps_c32"] / mode["litellm"]["rps_c32"]
+        latency_ratio = mode["litellm"]["added_p50_ms"] / added if added > 0 else float("inf")
+        cpu_ratio = mode["litellm"]["cpu_ms_per_request"] / mode["pointsman"]["cpu_ms_per_request"]
+        mode["ratios"] = {"rps_pointsman_over_litellm": ratio, "added_p50_litellm_over_pointsman": latency_ratio,
+                          "cpu_litellm_over_pointsman": cpu_ratio}
+        p50_ok, rps_ok = added <= TARGET_P50_MS, ratio >= TARGET_RPS_RATIO
+        ok &= p50_ok and rps_ok
+        print(f"  pointsman added p50 {added:.3f} ms (target <= {TARGET_P50_MS}): {'ok' if p50_ok else 'MISSED'}")
+        print(f"  req/s at 32 connections: {ratio:.1f}x LiteLLM (target >= {TARGET_RPS_RATIO:g}x): "
+              f"{'ok' if rps_ok else 'MISSED'}")
+        print(f"  LiteLLM adds {latency_ratio:.1f}x pointsman's p50 and spends {cpu_ratio:.1f}x its CPU per request")
+        out["modes"][label] = mode
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    print("\nall targets met" if ok else "\nTARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
