@@ -1,0 +1,1 @@
+"""Learned request classifiers (domain/task, difficulty, jailbreak, out-of-domain) over the request embedding."""
