@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,9 @@ from .conftest import chat, http_config, stream_text
 
 
 async def make_dispatcher(*specs: tuple[str, UpstreamServer, dict[str, Any]]) -> Dispatcher:
-    dispatcher = Dispatcher({name: make_backend(http_config(name, server, **kw)) for name, server, kw in specs})
+    dispatcher = Dispatcher(
+        {name: make_backend(http_config(name, server, **kw)) for name, server, kw in specs}
+    )
     await dispatcher.start()
     return dispatcher
 
@@ -34,8 +37,9 @@ async def collect(outcome: Any) -> list[dict[str, Any]]:
     return [chunk async for chunk in outcome.chunks]
 
 
-async def test_success_sets_the_upstream_model_and_records_one_attempt(pair: Dispatcher,
-                                                                      upstream_b: UpstreamServer) -> None:
+async def test_success_sets_the_upstream_model_and_records_one_attempt(
+    pair: Dispatcher, upstream_b: UpstreamServer
+) -> None:
     outcome = await pair.complete(["b", "a"], chat("hi"))
     assert outcome.model == "b" and outcome.fallbacks == [] and outcome.retries == 0
     assert [a.outcome for a in outcome.attempts] == ["ok"]
@@ -51,8 +55,9 @@ async def test_a_500_is_retried_on_the_same_backend(pair: Dispatcher, upstream: 
 
 
 @pytest.mark.parametrize("fault", ["500", "503", "reset", "garbage", "429,retry_after=0"])
-async def test_persistent_faults_fall_back_to_the_next_model(pair: Dispatcher, upstream: UpstreamServer,
-                                                             fault: str) -> None:
+async def test_persistent_faults_fall_back_to_the_next_model(
+    pair: Dispatcher, upstream: UpstreamServer, fault: str
+) -> None:
     upstream.fault = Fault.parse(fault)
     outcome = await pair.complete(["a", "b"], chat())
     assert outcome.model == "b" and outcome.fallbacks == ["a"]
@@ -70,8 +75,9 @@ async def test_retry_after_is_honoured_when_short(pair: Dispatcher, upstream: Up
     assert time.perf_counter() - start >= 0.3
 
 
-async def test_a_long_retry_after_falls_back_at_once_and_holds_the_backend(pair: Dispatcher,
-                                                                          upstream: UpstreamServer) -> None:
+async def test_a_long_retry_after_falls_back_at_once_and_holds_the_backend(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.inject("429,retry_after=30")
     outcome = await pair.complete(["a", "b"], chat())
     assert outcome.model == "b" and [a.code for a in outcome.attempts] == ["rate_limited", None]
@@ -88,12 +94,19 @@ async def test_a_long_retry_after_falls_back_at_once_and_holds_the_backend(pair:
 async def test_hang_times_out_falls_back_and_closes_the_upstream_connection(
     upstream: UpstreamServer, upstream_b: UpstreamServer
 ) -> None:
-    dispatcher = await make_dispatcher(("a", upstream, {"timeouts": {"first_byte": 0.2}}), ("b", upstream_b, {}))
+    dispatcher = await make_dispatcher(
+        ("a", upstream, {"timeouts": {"first_byte": 0.2}}), ("b", upstream_b, {})
+    )
     upstream.fault = Fault(hang=True)
     for streaming in (False, True):
-        outcome = await (dispatcher.stream if streaming else dispatcher.complete)(["a", "b"], chat(stream=streaming))
+        outcome = await (dispatcher.stream if streaming else dispatcher.complete)(
+            ["a", "b"], chat(stream=streaming)
+        )
         assert outcome.model == "b"
-        assert [(a.model, a.code) for a in outcome.attempts] == [("a", "timeout"), ("b", None)]  # no retry of a
+        assert [(a.model, a.code) for a in outcome.attempts] == [
+            ("a", "timeout"),
+            ("b", None),
+        ]  # no retry of a
         if streaming:
             await collect(outcome)
     await asyncio.sleep(0.05)
@@ -117,8 +130,9 @@ async def test_a_slow_stream_within_idle_completes(pair: Dispatcher, upstream: U
     assert outcome.stream_error is None
 
 
-async def test_a_stream_idle_past_its_limit_ends_with_a_clean_timeout(upstream: UpstreamServer,
-                                                                       upstream_b: UpstreamServer) -> None:
+async def test_a_stream_idle_past_its_limit_ends_with_a_clean_timeout(
+    upstream: UpstreamServer, upstream_b: UpstreamServer
+) -> None:
     dispatcher = await make_dispatcher(("a", upstream, {"timeouts": {"idle": 0.15}}), ("b", upstream_b, {}))
     upstream.inject("chunk_delay=0.4")
     outcome = await dispatcher.stream(["a", "b"], chat(stream=True))
@@ -164,7 +178,9 @@ async def test_a_failure_before_the_first_chunk_streams_one_whole_answer_from_th
     pair: Dispatcher, upstream: UpstreamServer
 ) -> None:
     upstream.inject("500", times=2)
-    outcome = await pair.stream(["a", "b"], chat("one two", stream=True, stream_options={"include_usage": True}))
+    outcome = await pair.stream(
+        ["a", "b"], chat("one two", stream=True, stream_options={"include_usage": True})
+    )
     chunks = await collect(outcome)
     assert outcome.model == "b" and len({c["id"] for c in chunks}) == 1
     assert stream_text(chunks) == "You said: one two"
@@ -173,14 +189,18 @@ async def test_a_failure_before_the_first_chunk_streams_one_whole_answer_from_th
     assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]) == 1
 
 
-async def test_a_garbled_stream_before_its_first_chunk_falls_back(pair: Dispatcher, upstream: UpstreamServer) -> None:
+async def test_a_garbled_stream_before_its_first_chunk_falls_back(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.fault = Fault(garbage=True)
     outcome = await pair.stream(["a", "b"], chat(stream=True))
     assert outcome.model == "b" and {a.code for a in outcome.attempts[:-1]} == {"bad_response"}
     assert stream_text(await collect(outcome)) == "You said: hello there"
 
 
-async def test_breaker_opens_then_half_open_probe_closes_it(pair: Dispatcher, upstream: UpstreamServer) -> None:
+async def test_breaker_opens_then_half_open_probe_closes_it(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.fault = Fault(status=500)
     for _ in range(2):  # 2 tries per request, threshold 3 -> open during the second request
         await pair.complete(["a", "b"], chat())
@@ -203,9 +223,12 @@ async def test_breaker_opens_then_half_open_probe_closes_it(pair: Dispatcher, up
     assert pair.states()["a"].breaker == "closed"
 
 
-async def test_context_window_skips_small_models(upstream: UpstreamServer, upstream_b: UpstreamServer) -> None:
-    dispatcher = await make_dispatcher(("small", upstream, {"context_window": 100}),
-                                       ("large", upstream_b, {"context_window": 10_000}))
+async def test_context_window_skips_small_models(
+    upstream: UpstreamServer, upstream_b: UpstreamServer
+) -> None:
+    dispatcher = await make_dispatcher(
+        ("small", upstream, {"context_window": 100}), ("large", upstream_b, {"context_window": 10_000})
+    )
     outcome = await dispatcher.complete(["small", "large"], chat("word " * 300))
     assert outcome.model == "large" and outcome.attempts[0].code == "context_window"
     outcome = await dispatcher.complete(["small", "large"], chat("short", max_tokens=50))
@@ -217,7 +240,9 @@ async def test_context_window_skips_small_models(upstream: UpstreamServer, upstr
     await dispatcher.close(timeout=1)
 
 
-async def test_an_upstream_context_length_error_falls_back(pair: Dispatcher, upstream: UpstreamServer) -> None:
+async def test_an_upstream_context_length_error_falls_back(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.inject("400")  # a 400 about the request itself: no fallback, the client gets it
     with pytest.raises(AllBackendsFailed) as failed:
         await pair.complete(["a", "b"], chat())
@@ -225,8 +250,9 @@ async def test_an_upstream_context_length_error_falls_back(pair: Dispatcher, ups
     assert pair.states()["a"].consecutive_failures == 0  # the backend answered: not its fault
 
 
-async def test_saturated_backend_falls_back_or_waits_for_a_slot(upstream: UpstreamServer,
-                                                                 upstream_b: UpstreamServer) -> None:
+async def test_saturated_backend_falls_back_or_waits_for_a_slot(
+    upstream: UpstreamServer, upstream_b: UpstreamServer
+) -> None:
     dispatcher = await make_dispatcher(("a", upstream, {"max_concurrency": 1}), ("b", upstream_b, {}))
     upstream.inject("first_byte_delay=0.3")
     slow = asyncio.create_task(dispatcher.complete(["a", "b"], chat()))
@@ -243,8 +269,9 @@ async def test_saturated_backend_falls_back_or_waits_for_a_slot(upstream: Upstre
     await patient.close(timeout=1)
 
 
-async def test_cancelling_the_caller_closes_the_upstream_connection(pair: Dispatcher,
-                                                                    upstream: UpstreamServer) -> None:
+async def test_cancelling_the_caller_closes_the_upstream_connection(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.inject("first_byte_delay=5")
     task = asyncio.create_task(pair.complete(["a", "b"], chat()))
     await asyncio.sleep(0.1)
@@ -266,7 +293,9 @@ async def test_cancelling_the_caller_closes_the_upstream_connection(pair: Dispat
     assert upstream.chat_requests()[-1].disconnected and pair.states()["a"].in_flight == 0
 
 
-async def test_a_stream_abandoned_with_aclose_releases_its_slot(pair: Dispatcher, upstream: UpstreamServer) -> None:
+async def test_a_stream_abandoned_with_aclose_releases_its_slot(
+    pair: Dispatcher, upstream: UpstreamServer
+) -> None:
     upstream.inject("chunk_delay=0.2")
     outcome = await pair.stream(["a"], chat(stream=True))
     assert pair.states()["a"].in_flight == 1
@@ -275,15 +304,30 @@ async def test_a_stream_abandoned_with_aclose_releases_its_slot(pair: Dispatcher
     assert pair.states()["a"].in_flight == 0 and upstream.chat_requests()[-1].disconnected
 
 
-async def test_no_request_is_lost_under_random_faults(upstream: UpstreamServer, upstream_b: UpstreamServer) -> None:
+async def test_no_request_is_lost_under_random_faults(
+    upstream: UpstreamServer, upstream_b: UpstreamServer
+) -> None:
     async with UpstreamServer() as healthy:
         dispatcher = await make_dispatcher(
             ("a", upstream, {"timeouts": {"first_byte": 0.3}, "breaker": {"failures": 1000, "cooldown": 1}}),
-            ("b", upstream_b, {"timeouts": {"first_byte": 0.3}, "breaker": {"failures": 1000, "cooldown": 1}}),
+            (
+                "b",
+                upstream_b,
+                {"timeouts": {"first_byte": 0.3}, "breaker": {"failures": 1000, "cooldown": 1}},
+            ),
             ("c", healthy, {}),
         )
         rng = random.Random(7)
-        faults = ["500", "503", "reset", "garbage", "hang", "429,retry_after=0.01", "first_byte_delay=0.5", None]
+        faults = [
+            "500",
+            "503",
+            "reset",
+            "garbage",
+            "hang",
+            "429,retry_after=0.01",
+            "first_byte_delay=0.5",
+            None,
+        ]
         for server in (upstream, upstream_b):
             for _ in range(200):
                 fault = rng.choice(faults)
@@ -306,8 +350,9 @@ async def test_no_request_is_lost_under_random_faults(upstream: UpstreamServer, 
         await dispatcher.close(timeout=1)
 
 
-async def test_all_failing_gives_one_clear_error_listing_every_attempt(pair: Dispatcher, upstream: UpstreamServer,
-                                                                       upstream_b: UpstreamServer) -> None:
+async def test_all_failing_gives_one_clear_error_listing_every_attempt(
+    pair: Dispatcher, upstream: UpstreamServer, upstream_b: UpstreamServer
+) -> None:
     upstream.fault = Fault(status=500)
     upstream_b.fault = Fault(reset=True)
     with pytest.raises(AllBackendsFailed) as failed:
@@ -315,8 +360,12 @@ async def test_all_failing_gives_one_clear_error_listing_every_attempt(pair: Dis
     err = failed.value
     assert err.status == 502 and err.code == "connection_reset"
     assert [(a.model, a.code) for a in err.attempts] == [
-        ("a", "upstream_500"), ("a", "upstream_500"), ("b", "connection_reset"), ("b", "connection_reset"),
-        ("nope", "unknown_backend")]
+        ("a", "upstream_500"),
+        ("a", "upstream_500"),
+        ("b", "connection_reset"),
+        ("b", "connection_reset"),
+        ("nope", "unknown_backend"),
+    ]
     assert "a: upstream_500" in str(err) and "nope: unknown_backend" in str(err)
 
 

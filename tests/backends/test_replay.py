@@ -38,7 +38,12 @@ async def test_a_known_prompt_gets_its_recorded_answer_and_tokens(recorded: Any)
     await backend.start()
     # whitespace and case differences still match (normalised prompt text)
     prompt = "  " + record["query"].upper().replace(" ", "  ") + "\n"
-    body = {"messages": [{"role": "system", "content": "ignored for matching"}, {"role": "user", "content": prompt}]}
+    body = {
+        "messages": [
+            {"role": "system", "content": "ignored for matching"},
+            {"role": "user", "content": prompt},
+        ]
+    }
     answer = await backend.complete(body)
     assert answer["choices"][0]["message"]["content"] == truth["response"]
     assert answer["usage"]["prompt_tokens"] == truth["prompt_tokens"]
@@ -59,14 +64,18 @@ async def test_each_model_answers_with_its_own_recording(recorded: Any) -> None:
         assert answer["choices"][0]["message"]["content"] == truth["response"]
 
 
-async def test_an_unknown_prompt_is_a_replay_miss_that_falls_back(recorded: Any, upstream: UpstreamServer) -> None:
+async def test_an_unknown_prompt_is_a_replay_miss_that_falls_back(
+    recorded: Any, upstream: UpstreamServer
+) -> None:
     path, _ = recorded
     backend = make_backend(replay_config(path))
     with pytest.raises(BackendError) as raised:
         await backend.complete({"messages": [{"role": "user", "content": "a prompt nobody recorded"}]})
     assert raised.value.code == "replay_miss" and raised.value.status == 404 and not raised.value.retryable
     dispatcher = Dispatcher({"replay": backend, "live": make_backend(http_config("live", upstream))})
-    outcome = await dispatcher.complete(["replay", "live"], {"messages": [{"role": "user", "content": "new"}]})
+    outcome = await dispatcher.complete(
+        ["replay", "live"], {"messages": [{"role": "user", "content": "new"}]}
+    )
     assert outcome.model == "live" and outcome.attempts[0].code == "replay_miss"
     assert dispatcher.states()["replay"].breaker == "closed"  # a miss is not a backend failure
     await dispatcher.close(timeout=1)
@@ -74,7 +83,9 @@ async def test_an_unknown_prompt_is_a_replay_miss_that_falls_back(recorded: Any,
 
 async def test_an_unrecorded_model_is_a_clear_start_error(recorded: Any) -> None:
     path, _ = recorded
-    with pytest.raises(ValueError, match="model 'gpt-9' has no recordings in .*recorded models: gemma-2-9b-it"):
+    with pytest.raises(
+        ValueError, match="model 'gpt-9' has no recordings in .*recorded models: gemma-2-9b-it"
+    ):
         await make_backend(replay_config(path, "gpt-9")).start()
 
 

@@ -25,11 +25,18 @@ def test_fault_spec_round_trips_and_rejects_unknown_fields() -> None:
 
 
 async def test_openai_answers_and_records(upstream: UpstreamServer) -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": "one two three"}], "max_tokens": 3,
-            "stop": ["never"], "user": "u1"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(upstream.url + "/v1/chat/completions", json=body) as resp:
-            data = await resp.json()
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "one two three"}],
+        "max_tokens": 3,
+        "stop": ["never"],
+        "user": "u1",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(upstream.url + "/v1/chat/completions", json=body) as resp,
+    ):
+        data = await resp.json()
     assert data["choices"][0]["message"]["content"] == "You said: one"
     assert data["choices"][0]["finish_reason"] == "length"
     assert data["usage"]["completion_tokens"] == 3
@@ -55,8 +62,11 @@ async def test_hang_is_seen_as_a_disconnect_when_the_client_gives_up(upstream: U
     upstream.inject("hang")
     async with aiohttp.ClientSession() as session:
         with pytest.raises(asyncio.TimeoutError):
-            await session.post(upstream.url + "/v1/chat/completions", json={"messages": []},
-                               timeout=aiohttp.ClientTimeout(total=0.2))
+            await session.post(
+                upstream.url + "/v1/chat/completions",
+                json={"messages": []},
+                timeout=aiohttp.ClientTimeout(total=0.2),
+            )
     await asyncio.sleep(0.05)
     record = upstream.requests[-1]
     assert record.disconnected and not record.completed
@@ -65,7 +75,9 @@ async def test_hang_is_seen_as_a_disconnect_when_the_client_gives_up(upstream: U
 def test_separate_process_with_control_api() -> None:
     async def scenario(url: str) -> None:
         async with aiohttp.ClientSession() as session:
-            async with session.post(url + "/_control/fault", json={"fault": "status=500", "times": 1}) as resp:
+            async with session.post(
+                url + "/_control/fault", json={"fault": "status=500", "times": 1}
+            ) as resp:
                 assert resp.status == 200
             body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
             async with session.post(url + "/v1/chat/completions", json=body) as resp:
@@ -86,6 +98,5 @@ async def test_bad_http_gets_400_and_the_server_stays_up(upstream: UpstreamServe
     await writer.drain()
     assert (await reader.read()).startswith(b"HTTP/1.1 400")
     writer.close()
-    async with aiohttp.ClientSession() as session:
-        async with session.get(upstream.url + "/health") as resp:
-            assert resp.status == 200
+    async with aiohttp.ClientSession() as session, session.get(upstream.url + "/health") as resp:
+        assert resp.status == 200

@@ -5,6 +5,15 @@ from pointsman.backends.dispatch import AllBackendsFailed, Attempt, BackendState
 from pointsman.backends.factory import make_backend
 
 __all__ = [
-    "AllBackendsFailed", "Attempt", "Backend", "BackendError", "BackendState", "ChatBody", "ChatChunk",
-    "ChatResponse", "Dispatcher", "Outcome", "make_backend",
+    "AllBackendsFailed",
+    "Attempt",
+    "Backend",
+    "BackendError",
+    "BackendState",
+    "ChatBody",
+    "ChatChunk",
+    "ChatResponse",
+    "Dispatcher",
+    "Outcome",
+    "make_backend",
 ]

@@ -4,9 +4,10 @@ Requests: system/developer messages -> top-level `system`; text and image parts 
 http(s) URLs -> url sources); assistant `tool_calls` -> `tool_use` blocks; `tool` messages -> `tool_result`
 blocks in a user turn; consecutive turns of one role merged; tools/tool_choice/parallel_tool_calls; `stop` ->
 `stop_sequences`; `max_tokens` (default DEFAULT_MAX_TOKENS, Anthropic requires one); temperature clamped to
-Anthropic's 0..1; `user` -> `metadata.user_id`; `response_format` (JSON) -> an instruction in the system prompt.
-Fields Anthropic has no counterpart for (seed, logprobs, penalties, logit_bias) are dropped; `n > 1` and audio
-or file parts are refused with code `unsupported_content` (the dispatcher then tries the next model).
+Anthropic's 0..1; `user` -> `metadata.user_id`; `response_format` (JSON) -> an instruction in the system
+prompt. Fields Anthropic has no counterpart for (seed, logprobs, penalties, logit_bias) are dropped; `n > 1`
+and audio or file parts are refused with code `unsupported_content` (the dispatcher then tries the next
+model).
 
 Responses: text blocks -> content, `tool_use` -> `tool_calls`, stop_reason -> finish_reason, usage (cache
 tokens included in prompt_tokens). Streams: message_start / content_block_* / message_delta / message_stop /
@@ -48,7 +49,10 @@ def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
         meta, sep, data = url[5:].partition(",")
         if not sep or not meta.endswith(";base64"):
             raise _invalid(f"{where}.image_url.url: only base64 data: URLs are supported")
-        return {"type": "image", "source": {"type": "base64", "media_type": meta[: -len(";base64")], "data": data}}
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": meta[: -len(";base64")], "data": data},
+        }
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
@@ -68,8 +72,10 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "image_url":
             blocks.append(_image_block(part, f"{where}.content[{j}]"))
         elif kind in ("input_audio", "file"):
-            raise _invalid(f"{where}.content[{j}]: {kind} parts are not supported by Anthropic models",
-                           "unsupported_content")
+            raise _invalid(
+                f"{where}.content[{j}]: {kind} parts are not supported by Anthropic models",
+                "unsupported_content",
+            )
         else:
             raise _invalid(f"{where}.content[{j}].type: unknown content part type {kind!r}")
     return blocks
@@ -112,7 +118,9 @@ def _format_instruction(fmt: Any) -> str | None:
         return None
     if fmt["type"] == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema", {})
-        return "Respond only with a JSON value that matches this JSON schema: " + orjson.dumps(schema).decode()
+        return (
+            "Respond only with a JSON value that matches this JSON schema: " + orjson.dumps(schema).decode()
+        )
     return "Respond only with a valid JSON object."
 
 
@@ -135,11 +143,19 @@ def to_anthropic(body: ChatBody, *, stream: bool) -> dict[str, Any]:
             blocks = _blocks(message.get("content"), where)
         elif role == "assistant":
             blocks = _blocks(message.get("content"), where)
-            blocks += [_tool_use(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(message.get("tool_calls") or ())]
+            blocks += [
+                _tool_use(c, f"{where}.tool_calls[{j}]")
+                for j, c in enumerate(message.get("tool_calls") or ())
+            ]
         elif role == "tool":
             role = "user"
-            blocks = [{"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
-                       "content": _blocks(message.get("content"), where) or ""}]
+            blocks = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": message.get("tool_call_id"),
+                    "content": _blocks(message.get("content"), where) or "",
+                }
+            ]
         else:
             raise _invalid(f"{where}.role: unsupported role {role!r}")
         if turns and turns[-1]["role"] == role:
@@ -188,21 +204,29 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     cached = usage.get("cache_read_input_tokens") or 0
     prompt = (usage.get("input_tokens") or 0) + (usage.get("cache_creation_input_tokens") or 0) + cached
     completion = usage.get("output_tokens") or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cached}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
 def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
-    return {"id": block["id"], "type": "function",
-            "function": {"name": block["name"], "arguments": orjson.dumps(block.get("input", {})).decode()}}
+    return {
+        "id": block["id"],
+        "type": "function",
+        "function": {"name": block["name"], "arguments": orjson.dumps(block.get("input", {})).decode()},
+    }
 
 
 def from_anthropic(data: dict[str, Any]) -> ChatResponse:
     """An Anthropic Messages response as an OpenAI chat.completion."""
     blocks = data.get("content")
     if data.get("type") != "message" or not isinstance(blocks, list):
-        raise BackendError(f"upstream sent a body that is not an Anthropic message: {str(data)[:200]}",
-                           code="bad_response")
+        raise BackendError(
+            f"upstream sent a body that is not an Anthropic message: {str(data)[:200]}", code="bad_response"
+        )
     text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
     calls = [_tool_call(b) for b in blocks if b.get("type") == "tool_use"]
     message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
@@ -213,8 +237,14 @@ def from_anthropic(data: dict[str, Any]) -> ChatResponse:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": data.get("model"),
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": FINISH_REASONS.get(data.get("stop_reason") or "end_turn", "stop")}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": FINISH_REASONS.get(data.get("stop_reason") or "end_turn", "stop"),
+            }
+        ],
         "usage": _usage(data.get("usage") or {}),
     }
 
@@ -230,7 +260,10 @@ class StreamTranslator:
         self._tools: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
-        return {**self._head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return {
+            **self._head,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     def feed(self, event: dict[str, Any]) -> list[ChatChunk]:
         kind = event.get("type")
@@ -239,13 +272,20 @@ class StreamTranslator:
             if delta.get("type") == "text_delta":
                 return [self._chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "input_json_delta" and event.get("index") in self._tools:
-                call = {"index": self._tools[event["index"]], "function": {"arguments": delta.get("partial_json", "")}}
+                call = {
+                    "index": self._tools[event["index"]],
+                    "function": {"arguments": delta.get("partial_json", "")},
+                }
                 return [self._chunk({"tool_calls": [call]})]
             return []  # thinking and signature deltas have no chat-completions counterpart
         if kind == "message_start":
             message = event.get("message") or {}
-            self._head = {"id": message.get("id"), "object": "chat.completion.chunk", "created": int(time.time()),
-                          "model": message.get("model")}
+            self._head = {
+                "id": message.get("id"),
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": message.get("model"),
+            }
             self._usage = dict(message.get("usage") or {})
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
@@ -253,8 +293,12 @@ class StreamTranslator:
             if block.get("type") != "tool_use":
                 return []
             index = self._tools[event.get("index", 0)] = len(self._tools)
-            call = {"index": index, "id": block.get("id"), "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""}}
+            call = {
+                "index": index,
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": ""},
+            }
             return [self._chunk({"tool_calls": [call]})]
         if kind == "message_delta":
             self._usage.update(event.get("usage") or {})
@@ -268,6 +312,9 @@ class StreamTranslator:
         if kind == "error":
             err = event.get("error") or {}
             overloaded = err.get("type") in ("overloaded_error", "api_error", "rate_limit_error")
-            raise BackendError(f"upstream sent an error event: {err.get('type')}: {err.get('message')}",
-                               code="upstream_stream_error", retryable=overloaded)
+            raise BackendError(
+                f"upstream sent an error event: {err.get('type')}: {err.get('message')}",
+                code="upstream_stream_error",
+                retryable=overloaded,
+            )
         return []  # ping, content_block_stop, and event types added later

@@ -8,7 +8,8 @@ to its own protocol (Anthropic Messages, llama.cpp in-process, recorded replays)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from pointsman.config.backends import BackendConfig
 

@@ -1,4 +1,5 @@
-"""A circuit breaker per backend: stop sending requests to a backend that keeps failing, probe it now and then.
+"""A circuit breaker per backend: stop sending requests to a backend that keeps failing, probe it now and
+then.
 
 closed --N consecutive failures--> open --cooldown--> half_open (one probe request let through)
 half_open --probe succeeds--> closed;  half_open --probe fails--> open (cooldown starts again)
@@ -7,13 +8,13 @@ half_open --probe succeeds--> closed;  half_open --probe fails--> open (cooldown
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class CircuitBreaker:
-    __slots__ = ("threshold", "cooldown", "state", "consecutive_failures", "opened_at", "probing", "_clock")
+    __slots__ = ("_clock", "consecutive_failures", "cooldown", "opened_at", "probing", "state", "threshold")
 
     def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.threshold = failures

@@ -7,10 +7,10 @@ For each model of the ranking, in order:
   (`saturated`);
 - otherwise call it under its timeouts, retrying retryable failures (5xx, 429, resets, broken or garbled
   answers) up to `retry.attempts` tries with jittered exponential backoff; a Retry-After is honoured (never
-  retried sooner), and one longer than `retry.max_backoff` moves on to the next model at once. A timeout is not
-  retried on the same backend (it would likely be as slow again): the next model is tried.
-- an error about the request itself (400/413/422, other than a context-length error or content this model cannot
-  take) is not the backend's fault: the dispatch stops and the client gets it.
+  retried sooner), and one longer than `retry.max_backoff` moves on to the next model at once. A timeout is
+  not retried on the same backend (it would likely be as slow again): the next model is tried.
+- an error about the request itself (400/413/422, other than a context-length error or content this model
+  cannot take) is not the backend's fault: the dispatch stops and the client gets it.
 
 Streams fall back only before their first chunk. After it, the stream belongs to that backend: if it dies
 mid-way, iterating `Outcome.chunks` raises a BackendError (and `Outcome.stream_error` is set), never a second,
@@ -25,8 +25,8 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass, field
-from typing import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk, ChatResponse
 from pointsman.backends.breaker import CircuitBreaker
@@ -79,10 +79,20 @@ class AllBackendsFailed(BackendError):
     """Nothing could serve the request; `attempts` says why, model by model. Status, code and retry_after are
     those of the most telling failure (the last error, else what made every model be skipped)."""
 
-    def __init__(self, message: str, *, attempts: list[Attempt], status: int = 503, code: str = "no_backend",
-                 retryable: bool = True, retry_after: float | None = None, backend: str | None = None) -> None:
-        super().__init__(message, status=status, code=code, retryable=retryable, retry_after=retry_after,
-                         backend=backend)
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: list[Attempt],
+        status: int = 503,
+        code: str = "no_backend",
+        retryable: bool = True,
+        retry_after: float | None = None,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, code=code, retryable=retryable, retry_after=retry_after, backend=backend
+        )
         self.attempts = attempts
 
 
@@ -103,8 +113,17 @@ class BackendState:
 class _Member:
     """One backend under dispatch, with its reliability state."""
 
-    __slots__ = ("backend", "name", "upstream_model", "config", "breaker", "limit", "hold_until", "requests",
-                 "failures")
+    __slots__ = (
+        "backend",
+        "breaker",
+        "config",
+        "failures",
+        "hold_until",
+        "limit",
+        "name",
+        "requests",
+        "upstream_model",
+    )
 
     def __init__(self, backend: Backend) -> None:
         cfg = backend.config
@@ -126,18 +145,26 @@ class _Member:
             self.failures += 1
             self.breaker.failure()
             if self.breaker.state != "closed":
-                log.warning("backend %s: circuit breaker %s after %s", self.name, self.breaker.state, err.code)
+                log.warning(
+                    "backend %s: circuit breaker %s after %s", self.name, self.breaker.state, err.code
+                )
 
 
 def _timeout_error(member: _Member, what: str, seconds: float) -> BackendError:
-    return BackendError(f"{member.name}: no {what} within {seconds:g} s", status=504, code="timeout",
-                        backend=member.name)
+    return BackendError(
+        f"{member.name}: no {what} within {seconds:g} s", status=504, code="timeout", backend=member.name
+    )
 
 
 def _internal_error(member: _Member, exc: Exception) -> BackendError:
     log.error("backend %s failed unexpectedly", member.name, exc_info=exc)
-    return BackendError(f"{member.name}: internal error ({type(exc).__name__}: {exc})", status=500,
-                        code="internal_error", retryable=False, backend=member.name)
+    return BackendError(
+        f"{member.name}: internal error ({type(exc).__name__}: {exc})",
+        status=500,
+        code="internal_error",
+        retryable=False,
+        backend=member.name,
+    )
 
 
 def _retry_delay(member: _Member, retry: int, retry_after: float | None) -> float | None:
@@ -156,7 +183,7 @@ class _Watchdog:
     """The idle and total deadlines of a stream after its first chunk, with one timer per idle period rather
     than one per chunk: the timer re-arms itself when chunks kept arriving."""
 
-    __slots__ = ("loop", "idle", "deadline", "handle", "since", "task", "expired")
+    __slots__ = ("deadline", "expired", "handle", "idle", "loop", "since", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, idle: float, deadline: float) -> None:
         self.loop, self.idle, self.deadline = loop, idle, deadline
@@ -200,10 +227,17 @@ class _Relay:
     backend's concurrency slot and the upstream connection.
     """
 
-    __slots__ = ("_dispatcher", "_member", "_source", "_first", "_outcome", "_watchdog", "_closed")
+    __slots__ = ("_closed", "_dispatcher", "_first", "_member", "_outcome", "_source", "_watchdog")
 
-    def __init__(self, dispatcher: Dispatcher, member: _Member, source: AsyncIterator[ChatChunk], first: ChatChunk,
-                 outcome: Outcome, deadline: float) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        member: _Member,
+        source: AsyncIterator[ChatChunk],
+        first: ChatChunk,
+        outcome: Outcome,
+        deadline: float,
+    ) -> None:
         self._dispatcher, self._member, self._source = dispatcher, member, source
         self._first: ChatChunk | None = first
         self._outcome = outcome
@@ -223,7 +257,9 @@ class _Relay:
         watchdog = self._watchdog
         task = asyncio.current_task()
         if not watchdog.waiting(task):
-            await self._fail(_timeout_error(self._member, "end of stream", self._member.config.timeouts.total))
+            await self._fail(
+                _timeout_error(self._member, "end of stream", self._member.config.timeouts.total)
+            )
         try:
             chunk = await self._source.__anext__()
         except StopAsyncIteration:
@@ -290,7 +326,7 @@ class Dispatcher:
         await asyncio.gather(*(m.backend.start() for m in self._members.values()))
 
     async def close(self, timeout: float = 30.0) -> None:
-        """Stop taking requests, let in-flight calls and streams finish (up to `timeout` s), close backends."""
+        """Refuse new requests, let in-flight calls and streams finish (up to `timeout` s), close backends."""
         self._closing = True
         deadline = _now() + timeout
         while self._active > 0 and _now() < deadline:
@@ -315,19 +351,26 @@ class Dispatcher:
             for name, m in self._members.items()
         }
 
-    async def complete(self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None) -> Outcome:
+    async def complete(
+        self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None
+    ) -> Outcome:
         """A non-streaming answer from the first model of `ranking` that can give one."""
         return await self._dispatch(ranking, body, prompt_tokens, streaming=False)
 
-    async def stream(self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None) -> Outcome:
+    async def stream(
+        self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None
+    ) -> Outcome:
         """A streamed answer; returns once its first chunk has arrived (fallback happens only before that)."""
         return await self._dispatch(ranking, body, prompt_tokens, streaming=True)
 
-    # -- the dispatch loop ---------------------------------------------------------------------------------------
-    async def _dispatch(self, ranking: Sequence[str], body: ChatBody, prompt_tokens: int | None,
-                        streaming: bool) -> Outcome:
+    # -- the dispatch loop -----------------------------------------------------------------------------------
+    async def _dispatch(
+        self, ranking: Sequence[str], body: ChatBody, prompt_tokens: int | None, streaming: bool
+    ) -> Outcome:
         if self._closing:
-            raise AllBackendsFailed("the gateway is shutting down", attempts=[], status=503, code="shutting_down")
+            raise AllBackendsFailed(
+                "the gateway is shutting down", attempts=[], status=503, code="shutting_down"
+            )
         start = _now()
         attempts: list[Attempt] = []
         last_error: BackendError | None = None
@@ -346,14 +389,23 @@ class Dispatcher:
                         base = prompt_tokens if prompt_tokens is not None else estimate_prompt_tokens(body)
                         needed = base + requested_output_tokens(body)
                     if needed > window:
-                        attempts.append(Attempt(name, "skipped", "context_window",
-                                                f"needs about {needed} tokens; the context window is {window}"))
+                        attempts.append(
+                            Attempt(
+                                name,
+                                "skipped",
+                                "context_window",
+                                f"needs about {needed} tokens; the context window is {window}",
+                            )
+                        )
                         continue
                 if member.hold_until and member.hold_until > _now():
                     wait = member.hold_until - _now()
                     hold = wait if hold is None else min(hold, wait)
-                    attempts.append(Attempt(name, "skipped", "rate_limited",
-                                            f"upstream asked to retry after {wait:.2f} s"))
+                    attempts.append(
+                        Attempt(
+                            name, "skipped", "rate_limited", f"upstream asked to retry after {wait:.2f} s"
+                        )
+                    )
                     continue
                 if not member.breaker.allow():
                     attempts.append(Attempt(name, "skipped", "breaker_open", "circuit breaker open"))
@@ -366,8 +418,9 @@ class Dispatcher:
                         raise
                     if not acquired:
                         member.breaker.release()
-                        attempts.append(Attempt(name, "skipped", "saturated",
-                                                f"{member.limit.limit} calls in flight"))
+                        attempts.append(
+                            Attempt(name, "skipped", "saturated", f"{member.limit.limit} calls in flight")
+                        )
                         continue
                 outcome, last_error = await self._call(member, body, streaming, attempts, start)
                 if outcome is not None:
@@ -376,10 +429,13 @@ class Dispatcher:
         finally:
             self._active -= 1
 
-    async def _call(self, member: _Member, body: ChatBody, streaming: bool, attempts: list[Attempt],
-                    start: float) -> tuple[Outcome | None, BackendError | None]:
+    async def _call(
+        self, member: _Member, body: ChatBody, streaming: bool, attempts: list[Attempt], start: float
+    ) -> tuple[Outcome | None, BackendError | None]:
         """Try one backend (with retries). Holds one of its slots, which a returned stream keeps."""
-        payload = body if body.get("model") == member.upstream_model else {**body, "model": member.upstream_model}
+        payload = (
+            body if body.get("model") == member.upstream_model else {**body, "model": member.upstream_model}
+        )
         timeouts = member.config.timeouts
         first_byte = min(timeouts.first_byte, timeouts.total)
         err: BackendError | None = None
@@ -392,7 +448,9 @@ class Dispatcher:
                         break
                     await asyncio.sleep(delay)
                     if not member.breaker.allow():
-                        attempts.append(Attempt(member.name, "skipped", "breaker_open", "circuit breaker open"))
+                        attempts.append(
+                            Attempt(member.name, "skipped", "breaker_open", "circuit breaker open")
+                        )
                         break
                 member.requests += 1
                 t0 = _now()
@@ -407,8 +465,11 @@ class Dispatcher:
                 except TimeoutError:
                     err = _timeout_error(member, "first chunk" if streaming else "answer", first_byte)
                 except StopAsyncIteration:
-                    err = BackendError(f"{member.name}: the stream ended before its first chunk",
-                                       code="empty_stream", backend=member.name)
+                    err = BackendError(
+                        f"{member.name}: the stream ended before its first chunk",
+                        code="empty_stream",
+                        backend=member.name,
+                    )
                 except BackendError as exc:
                     err = exc
                 except asyncio.CancelledError:
@@ -444,18 +505,33 @@ class Dispatcher:
                 member.limit.release()
 
     @staticmethod
-    def _give_up(attempts: list[Attempt], err: BackendError | None, hold: float | None = None) -> AllBackendsFailed:
+    def _give_up(
+        attempts: list[Attempt], err: BackendError | None, hold: float | None = None
+    ) -> AllBackendsFailed:
         tried = "; ".join(f"{a.model}: {a.code}" for a in attempts) or "no candidate models"
         if err is not None:
-            return AllBackendsFailed(f"{err.message} (tried {tried})", attempts=attempts, status=err.status,
-                                     code=err.code, retryable=err.retryable, retry_after=err.retry_after,
-                                     backend=err.backend)
+            return AllBackendsFailed(
+                f"{err.message} (tried {tried})",
+                attempts=attempts,
+                status=err.status,
+                code=err.code,
+                retryable=err.retryable,
+                retry_after=err.retry_after,
+                backend=err.backend,
+            )
         codes = {a.code for a in attempts}
         message = f"no backend could take the request ({tried})"
         if codes == {"context_window"}:
-            return AllBackendsFailed(f"the prompt is too long for every candidate model ({tried})",
-                                     attempts=attempts, status=400, code="context_length_exceeded", retryable=False)
+            return AllBackendsFailed(
+                f"the prompt is too long for every candidate model ({tried})",
+                attempts=attempts,
+                status=400,
+                code="context_length_exceeded",
+                retryable=False,
+            )
         if "rate_limited" in codes:
-            return AllBackendsFailed(message, attempts=attempts, status=429, code="rate_limited", retry_after=hold)
+            return AllBackendsFailed(
+                message, attempts=attempts, status=429, code="rate_limited", retry_after=hold
+            )
         code = attempts[-1].code if attempts else "no_backend"
         return AllBackendsFailed(message, attempts=attempts, status=503, code=code or "no_backend")

@@ -1,8 +1,8 @@
 """What the HTTP backends share: one pooled aiohttp session per backend, the API key from the environment,
 upstream errors mapped to `BackendError`, and SSE reading.
 
-aiohttp rather than httpx: with one shared client against the same local upstream, aiohttp served several times
-more requests/s at 32 connections and had a lower p50 at concurrency 1 (`benchmarks/http_clients.py`).
+aiohttp rather than httpx: with one shared client against the same local upstream, aiohttp served many
+times more requests/s at 32 connections and had a lower p50 at concurrency 1 (benchmarks/http_clients.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import email.utils
 import os
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -20,8 +21,13 @@ from pointsman.config.backends import BackendConfig
 
 # Upstream statuses that mean "the request itself is wrong": passed on to the client, never retried.
 _REQUEST_ERRORS = {400: "invalid_request", 413: "request_too_large", 422: "invalid_request"}
-_CONTEXT_HINTS = ("context_length_exceeded", "maximum context length", "context window", "prompt is too long",
-                  "too many tokens")
+_CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -57,8 +63,9 @@ def upstream_error(backend: str, status: int, message: str, retry_after: float |
     """An upstream's error answer as a BackendError with the status the gateway should give its client.
 
     429 stays 429 (with retry_after); a 4xx about the request keeps its status and is not retryable (a context
-    length error gets code `context_length_exceeded`, which the dispatcher falls back on); 401/403/404 mean this
-    backend is misconfigured (502, not retryable); 5xx and the rest are the upstream's trouble (502, retryable).
+    length error gets code `context_length_exceeded`, which the dispatcher falls back on); 401/403/404 mean
+    this backend is misconfigured (502, not retryable); 5xx and the rest are the upstream's trouble (502,
+    retryable).
     """
     text = f"{backend}: upstream answered {status}: {message}"
     if status == 429:
@@ -68,8 +75,14 @@ def upstream_error(backend: str, status: int, message: str, retry_after: float |
         code = "context_length_exceeded" if any(h in low for h in _CONTEXT_HINTS) else _REQUEST_ERRORS[status]
         return BackendError(text, status=status, code=code, retryable=False, backend=backend)
     retryable = status >= 500 or status == 408
-    return BackendError(text, status=502, code=f"upstream_{status}", retryable=retryable, retry_after=retry_after,
-                        backend=backend)
+    return BackendError(
+        text,
+        status=502,
+        code=f"upstream_{status}",
+        retryable=retryable,
+        retry_after=retry_after,
+        backend=backend,
+    )
 
 
 def connection_error(backend: str, exc: BaseException) -> BackendError:
@@ -116,7 +129,10 @@ class HttpBackend(Backend):
         if not key:
             raise BackendError(
                 f"backend {self.name!r}: environment variable {env} (api_key_env) is not set",
-                status=500, code="missing_api_key", retryable=False, backend=self.name,
+                status=500,
+                code="missing_api_key",
+                retryable=False,
+                backend=self.name,
             )
         return key
 
@@ -130,8 +146,9 @@ class HttpBackend(Backend):
         timeouts = self.config.timeouts
         # The dispatcher enforces first-byte, idle and total deadlines for every kind; only the TCP connect
         # deadline lives here. The pool is as large as the dispatcher's concurrency limit so it never queues.
-        connector = aiohttp.TCPConnector(limit=self.config.max_concurrency, ttl_dns_cache=300,
-                                         keepalive_timeout=60)
+        connector = aiohttp.TCPConnector(
+            limit=self.config.max_concurrency, ttl_dns_cache=300, keepalive_timeout=60
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
@@ -148,7 +165,9 @@ class HttpBackend(Backend):
         if self._session is None:
             await self.start()
         try:
-            resp = await self._session.post(self.url, data=orjson.dumps(payload), headers=self._headers)  # type: ignore[union-attr]
+            resp = await self._session.post(  # type: ignore[union-attr]
+                self.url, data=orjson.dumps(payload), headers=self._headers
+            )
         except aiohttp.ClientError as exc:
             raise connection_error(self.name, exc) from exc
         except OSError as exc:
@@ -160,8 +179,9 @@ class HttpBackend(Backend):
                 raw = b""
             finally:
                 resp.release()
-            raise upstream_error(self.name, resp.status, error_message(raw),
-                                 parse_retry_after(resp.headers.get("retry-after")))
+            raise upstream_error(
+                self.name, resp.status, error_message(raw), parse_retry_after(resp.headers.get("retry-after"))
+            )
         return resp
 
     async def read_json(self, resp: aiohttp.ClientResponse) -> dict[str, Any]:
@@ -180,8 +200,8 @@ class HttpBackend(Backend):
     async def sse_data(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         """The `data:` payloads of an SSE response, until the body ends.
 
-        The body is read to its end (not abandoned at `[DONE]`) so the connection goes back to the pool; if the
-        caller stops early (client gone, error), the connection is closed instead.
+        The body is read to its end (not abandoned at `[DONE]`) so the connection goes back to the pool; if
+        the caller stops early (client gone, error), the connection is closed instead.
         """
         complete = False
         try:

@@ -1,4 +1,5 @@
-"""A per-backend concurrency limit that waits briefly for a free slot, then gives up (the backend is saturated)."""
+"""A per-backend concurrency limit that waits briefly for a free slot, then gives up (the backend is
+saturated)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import deque
 
 
 class ConcurrencyLimit:
-    __slots__ = ("limit", "active", "_waiters")
+    __slots__ = ("_waiters", "active", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -21,7 +22,7 @@ class ConcurrencyLimit:
         return False
 
     async def acquire(self, timeout: float) -> bool:
-        """Take a slot, waiting at most `timeout` seconds (first come, first served). False when none freed up."""
+        """Take a slot, waiting at most `timeout` seconds (first come, first served). False if none freed."""
         if self.try_acquire():
             return True
         if timeout <= 0:

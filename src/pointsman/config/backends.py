@@ -14,7 +14,8 @@ class Timeouts(BaseModel):
     """Seconds. `first_byte`: from sending the request to the first streamed chunk (a non-streaming answer
     arrives all at once, so it must arrive within `first_byte`); `idle`: the longest gap between two streamed
     chunks; `total`: the whole call, stream included; `queue`: how long a request waits for a free slot when
-    `max_concurrency` calls are in flight before the backend counts as saturated and the next model is tried."""
+    `max_concurrency` calls are in flight before the backend counts as saturated and the next model is
+    tried."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,7 +50,9 @@ class BackendConfig(BaseModel):
     kind: Literal["openai", "anthropic", "llamacpp", "replay"]
     base_url: str | None = Field(None, description="HTTP kinds: e.g. http://localhost:8000/v1")
     model: str | None = Field(None, description="the upstream's model id; defaults to `name`")
-    model_path: str | None = Field(None, description="llamacpp: a GGUF file, or 'smollm2' for the bundled one")
+    model_path: str | None = Field(
+        None, description="llamacpp: a GGUF file, or 'smollm2' for the bundled one"
+    )
     replay_data: str | None = Field(None, description="replay: recorded responses (RouteProfile JSON)")
     threads: PositiveInt | None = Field(None, description="llamacpp: CPU threads (default: half the cores)")
     replay_tokens_per_s: PositiveFloat | None = Field(
@@ -71,6 +74,10 @@ class BackendConfig(BaseModel):
         needed = _REQUIRED.get(self.kind)
         if needed is not None and not getattr(self, needed):
             raise ValueError(f"backend {self.name!r}: {needed} is required for kind {self.kind!r}")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"backend {self.name!r}: base_url must start with http:// or https://, got {self.base_url!r}"
+            )
         return self
 
     @property

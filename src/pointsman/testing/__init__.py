@@ -1,1 +1,1 @@
-"""Test doubles that are real: local HTTP servers speaking the providers' protocols, with injectable faults."""
+"""Test doubles that are real: local HTTP servers speaking providers' protocols, with injectable faults."""

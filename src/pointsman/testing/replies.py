@@ -1,11 +1,11 @@
 """What the test upstreams answer: OpenAI chat-completions and Anthropic Messages bodies and SSE events.
 
 The answer is deterministic so tests can check what arrived: by default "You said: <the last user text>", one
-"token" per word, cut by `stop` sequences and `max_tokens` the way a real server cuts it. A request that forces a
-tool (OpenAI `tool_choice` naming a function or "required"; Anthropic `{"type": "tool"|"any"}`) gets a tool call
-whose arguments echo the user text. Anthropic requests are validated like the real API validates them (roles,
-`max_tokens` required, no "system" role in messages, known content block types), so a wrong translation fails.
-"""
+"token" per word, cut by `stop` sequences and `max_tokens` the way a real server cuts it. A request that
+forces a tool (OpenAI `tool_choice` naming a function or "required"; Anthropic `{"type": "tool"|"any"}`) gets
+a tool call whose arguments echo the user text. Anthropic requests are validated like the real API validates
+them (roles, `max_tokens` required, no "system" role in messages, known content block types), so a wrong
+translation fails."""
 
 from __future__ import annotations
 
@@ -110,7 +110,14 @@ class OpenAIChat:
         kind = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded"}
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
         return orjson.dumps(
-            {"error": {"message": message, "type": kind.get(status, "server_error"), "param": None, "code": code}}
+            {
+                "error": {
+                    "message": message,
+                    "type": kind.get(status, "server_error"),
+                    "param": None,
+                    "code": code,
+                }
+            }
         )
 
     @staticmethod
@@ -143,8 +150,11 @@ class OpenAIChat:
     @staticmethod
     def _usage(answer: Answer, n: int) -> dict[str, int]:
         out = len(answer.pieces) * n if answer.tool is None else 8 * n
-        return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": out,
-                "total_tokens": answer.prompt_tokens + out}
+        return {
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": out,
+            "total_tokens": answer.prompt_tokens + out,
+        }
 
     def complete(self, body: dict[str, Any], answer: Answer, n: int, seq: int) -> bytes:
         message: dict[str, Any] = {"role": "assistant", "content": answer.text, "refusal": None}
@@ -163,7 +173,8 @@ class OpenAIChat:
                 "model": body.get("model"),
                 "system_fingerprint": "pointsman-upstream",
                 "choices": [
-                    {"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)
+                    {"index": i, "message": message, "logprobs": None, "finish_reason": finish}
+                    for i in range(n)
                 ],
                 "usage": self._usage(answer, n),
             }
@@ -187,8 +198,12 @@ class OpenAIChat:
             events.append(chunk(i, {"role": "assistant", "content": "", "refusal": None}))
             if answer.tool is not None:
                 name, args = answer.tool
-                call = {"index": 0, "id": f"call_{seq}", "type": "function",
-                        "function": {"name": name, "arguments": ""}}
+                call = {
+                    "index": 0,
+                    "id": f"call_{seq}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }
                 events.append(chunk(i, {"tool_calls": [call]}))
                 half = len(args) // 2
                 for part in (args[:half], args[half:]):
@@ -203,7 +218,7 @@ class OpenAIChat:
 
     @staticmethod
     def garbage_stream() -> list[bytes]:
-        return [b"data: {\"id\": \"chatcmpl-x\", \"choices\": [\n\n", b"data: [DONE]\n\n"]
+        return [b'data: {"id": "chatcmpl-x", "choices": [\n\n', b"data: [DONE]\n\n"]
 
 
 _ANTHROPIC_ERRORS = {
@@ -247,8 +262,13 @@ class AnthropicMessages:
                 for j, block in enumerate(content):
                     if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
                         raise BadRequest(f"messages.{i}.content.{j}.type: unknown content block type")
-                    if block["type"] == "image" and (block.get("source") or {}).get("type") not in ("base64", "url"):
-                        raise BadRequest(f"messages.{i}.content.{j}.source: 'base64' or 'url' image source required")
+                    if block["type"] == "image" and (block.get("source") or {}).get("type") not in (
+                        "base64",
+                        "url",
+                    ):
+                        raise BadRequest(
+                            f"messages.{i}.content.{j}.source: 'base64' or 'url' image source required"
+                        )
             elif not isinstance(content, str):
                 raise BadRequest(f"messages.{i}.content: a string or a list of content blocks is required")
         system = body.get("system")
@@ -281,7 +301,9 @@ class AnthropicMessages:
 
     @staticmethod
     def _stop_reason(answer: Answer) -> str:
-        return {"stop": "end_turn", "length": "max_tokens", "tool": "tool_use"}.get(answer.finish, answer.finish)
+        return {"stop": "end_turn", "length": "max_tokens", "tool": "tool_use"}.get(
+            answer.finish, answer.finish
+        )
 
     def complete(self, body: dict[str, Any], answer: Answer, n: int, seq: int) -> bytes:
         if answer.tool is not None:
@@ -306,29 +328,47 @@ class AnthropicMessages:
 
     def stream(self, body: dict[str, Any], answer: Answer, n: int, seq: int) -> list[bytes]:
         message = {
-            "id": f"msg_up{seq}", "type": "message", "role": "assistant", "model": body.get("model"),
-            "content": [], "stop_reason": None, "stop_sequence": None,
+            "id": f"msg_up{seq}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
             "usage": {"input_tokens": answer.prompt_tokens, "output_tokens": 1},
         }
-        events = [_sse({"type": "message_start", "message": message}, "message_start"), _sse({"type": "ping"}, "ping")]
+        events = [
+            _sse({"type": "message_start", "message": message}, "message_start"),
+            _sse({"type": "ping"}, "ping"),
+        ]
         if answer.tool is not None:
             name, args = answer.tool
             block = {"type": "tool_use", "id": f"toolu_{seq}", "name": name, "input": {}}
-            deltas = [{"type": "input_json_delta", "partial_json": p} for p in (args[: len(args) // 2], args[len(args) // 2 :])]
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p}
+                for p in (args[: len(args) // 2], args[len(args) // 2 :])
+            ]
             out = 8
         else:
             block = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in answer.pieces]
             out = len(answer.pieces)
-        events.append(_sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start"))
+        events.append(
+            _sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
+        )
         for delta in deltas:
-            events.append(_sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta"))
+            events.append(
+                _sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+            )
         events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
         events.append(
             _sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": self._stop_reason(answer), "stop_sequence": answer.stop_sequence},
+                    "delta": {
+                        "stop_reason": self._stop_reason(answer),
+                        "stop_sequence": answer.stop_sequence,
+                    },
                     "usage": {"output_tokens": out},
                 },
                 "message_delta",
@@ -339,4 +379,4 @@ class AnthropicMessages:
 
     @staticmethod
     def garbage_stream() -> list[bytes]:
-        return [b"event: message_start\ndata: {\"type\": \"message_st\n\n", b"event: message_stop\ndata: {}\n\n"]
+        return [b'event: message_start\ndata: {"type": "message_st\n\n', b"event: message_stop\ndata: {}\n\n"]

@@ -2,8 +2,8 @@
 
 One `UpstreamServer` speaks OpenAI chat-completions (`POST /v1/chat/completions`, non-streaming and SSE with
 `data: [DONE]` and `stream_options.include_usage`) and Anthropic Messages (`POST /v1/messages`, its SSE event
-types) over plain HTTP/1.1 with keep-alive, on a free local port. It is a bare asyncio protocol rather than a web
-framework so that it stays fast enough to be the "fast local upstream" of the gateway benchmarks.
+types) over plain HTTP/1.1 with keep-alive, on a free local port. It is a bare asyncio protocol rather than a
+web framework so that it stays fast enough to be the "fast local upstream" of the gateway benchmarks.
 
 Faults (see `Fault`) apply per request (an `x-fault` header or `metadata.fault` in the body), to the next N
 requests (`server.inject(fault, times=N)`), or to every request (`server.fault`). Every request is recorded
@@ -28,8 +28,9 @@ import struct
 import subprocess
 import sys
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Self
 
 import orjson
 
@@ -40,9 +41,19 @@ __all__ = ["Fault", "RecordedRequest", "UpstreamServer", "spawn_upstream"]
 
 _MAX_HEAD = 64 * 1024
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-    411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
     529: "Overloaded",
 }
 _OPENAI, _ANTHROPIC = OpenAIChat(), AnthropicMessages()
@@ -65,13 +76,20 @@ class RecordedRequest:
     def to_json(self) -> dict[str, Any]:
         body = self.body if not isinstance(self.body, bytes) else self.body.decode("utf-8", "replace")
         return {
-            "seq": self.seq, "method": self.method, "path": self.path, "headers": self.headers, "body": body,
+            "seq": self.seq,
+            "method": self.method,
+            "path": self.path,
+            "headers": self.headers,
+            "body": body,
             "fault": None if self.fault is None else str(self.fault),
-            "completed": self.completed, "disconnected": self.disconnected,
+            "completed": self.completed,
+            "disconnected": self.disconnected,
         }
 
 
-def _head(status: int, content_type: str, length: int | None, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+def _head(
+    status: int, content_type: str, length: int | None, extra: tuple[tuple[str, str], ...] = ()
+) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", f"content-type: {content_type}"]
     lines.append("transfer-encoding: chunked" if length is None else f"content-length: {length}")
     lines.extend(f"{k}: {v}" for k, v in extra)
@@ -213,8 +231,8 @@ class UpstreamServer:
         self._connections: set[_Connection] = set()
         self._server: asyncio.base_events.Server | None = None
 
-    # -- lifecycle -----------------------------------------------------------------------------------------------
-    async def start(self) -> UpstreamServer:
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    async def start(self) -> Self:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -230,7 +248,7 @@ class UpstreamServer:
         await self._server.wait_closed()
         self._server = None
 
-    async def __aenter__(self) -> UpstreamServer:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -241,7 +259,7 @@ class UpstreamServer:
         """`http://127.0.0.1:PORT`; OpenAI clients want `url + "/v1"`."""
         return f"http://{self.host}:{self.port}"
 
-    # -- faults and records --------------------------------------------------------------------------------------
+    # -- faults and records ----------------------------------------------------------------------------------
     def inject(self, fault: Fault | str, times: int = 1) -> None:
         """Apply `fault` to each of the next `times` requests (before the server-wide `fault`)."""
         parsed = Fault.parse(fault) if isinstance(fault, str) else fault
@@ -261,7 +279,7 @@ class UpstreamServer:
         """Recorded requests to the chat APIs (not the control or model-list endpoints)."""
         return [r for r in self.requests if r.path in _APIS]
 
-    # -- request handling ----------------------------------------------------------------------------------------
+    # -- request handling ------------------------------------------------------------------------------------
     def _pick_fault(self, headers: dict[str, str], body: Any) -> Fault | None:
         spec = headers.get("x-fault")
         if spec is None and isinstance(body, dict):
@@ -316,11 +334,18 @@ class UpstreamServer:
         if events is None:
             conn.write(_full(status, payload, extra))  # type: ignore[arg-type]
         else:
-            conn.write(_head(200, "text/event-stream", None, _SSE_HEADERS) + _chunk(b"".join(events)) + _LAST_CHUNK)
+            conn.write(
+                _head(200, "text/event-stream", None, _SSE_HEADERS) + _chunk(b"".join(events)) + _LAST_CHUNK
+            )
         record.completed = True
 
     def _answer(
-        self, api: OpenAIChat | AnthropicMessages, headers: dict[str, str], body: Any, seq: int, fault: Fault | None
+        self,
+        api: OpenAIChat | AnthropicMessages,
+        headers: dict[str, str],
+        body: Any,
+        seq: int,
+        fault: Fault | None,
     ) -> tuple[int, list[bytes] | None, bytes | None, tuple[tuple[str, str], ...]]:
         """(status, SSE events or None, JSON body or None, extra headers) for one chat request."""
         if self.api_key is not None:
@@ -375,7 +400,9 @@ class UpstreamServer:
     def _other(self, method: str, path: str, body: Any) -> bytes:
         """Model list, health and the control API."""
         if path in ("/v1/models", "/models"):
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "pointsman-test"} for m in self.models]
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "pointsman-test"} for m in self.models
+            ]
             return _full(200, orjson.dumps({"object": "list", "data": data}))
         if path == "/health":
             return _full(200, b'{"status":"ok"}')
@@ -427,7 +454,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8900, help="0 picks a free port (printed on start)")
     parser.add_argument("--reply", default=None, help="fixed answer text (default: 'You said: <prompt>')")
     parser.add_argument("--api-key", default=os.environ.get("UPSTREAM_API_KEY"), help="require this key")
-    parser.add_argument("--fault", default=None, help="fault for every request, e.g. 'status=500' or 'chunk_delay=0.1'")
+    parser.add_argument(
+        "--fault", default=None, help="fault for every request, e.g. 'status=500' or 'chunk_delay=0.1'"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(ImportError):
         import uvloop
@@ -435,8 +464,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     async def serve() -> None:
-        server = UpstreamServer(host=args.host, port=args.port, reply=args.reply, api_key=args.api_key,
-                                fault=args.fault)
+        server = UpstreamServer(
+            host=args.host, port=args.port, reply=args.reply, api_key=args.api_key, fault=args.fault
+        )
         await server.start()
         print(f"listening on {server.url}", flush=True)
         await asyncio.Event().wait()

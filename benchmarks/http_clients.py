@@ -1,0 +1,197 @@
+"""aiohttp vs httpx as the HTTP client of the `openai` backend, and the cost of pointsman's dispatch on top.
+
+One shared client each, the same local upstream (`pointsman.testing.upstreams` in its own process, a fixed
+~20-word answer), measured in one run with the clients interleaved so they share the machine's noise:
+- requests/s with 32 concurrent requests over a 32-connection pool (non-streaming and streaming);
+- p50 latency of one request at a time (concurrency 1), non-streaming.
+Each figure is the median of --repeats runs. Columns: raw aiohttp, raw httpx, and pointsman's Dispatcher +
+OpenAIBackend (aiohttp underneath, with timeouts, breaker, limits, JSON parsing of every chunk).
+
+Exits non-zero when httpx beats aiohttp on requests/s (the choice in backends/http.py would no longer hold) or
+when dispatch adds more than --max-dispatch-us to the p50 at concurrency 1.
+
+    python benchmarks/http_clients.py [--seconds 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import httpx
+import orjson
+
+from pointsman.backends.dispatch import Dispatcher
+from pointsman.backends.factory import make_backend
+from pointsman.config.backends import BackendConfig
+from pointsman.testing.upstreams import spawn_upstream
+
+REPLY = " ".join(f"word{i}" for i in range(20))
+BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say twenty words."}]}
+STREAM_BODY = {**BODY, "stream": True}
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
+
+Call = Callable[[bool], Awaitable[None]]
+
+
+def aiohttp_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+    payload, stream_payload = orjson.dumps(BODY), orjson.dumps(STREAM_BODY)
+
+    async def call(stream: bool) -> None:
+        async with session.post(url, data=stream_payload if stream else payload, headers=HEADERS) as resp:
+            if stream:
+                async for line in resp.content:
+                    if line.startswith(b"data: {"):
+                        orjson.loads(line[6:])
+            else:
+                orjson.loads(await resp.read())
+
+    return call, session.close
+
+
+def httpx_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32), timeout=30
+    )
+    payload, stream_payload = orjson.dumps(BODY), orjson.dumps(STREAM_BODY)
+
+    async def call(stream: bool) -> None:
+        if stream:
+            async with client.stream("POST", url, content=stream_payload, headers=HEADERS) as resp:
+                async for line in resp.aiter_lines():
+                    if line.startswith("data: {"):
+                        orjson.loads(line[6:])
+        else:
+            resp = await client.post(url, content=payload, headers=HEADERS)
+            orjson.loads(resp.content)
+
+    return call, client.aclose
+
+
+def pointsman_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    config = BackendConfig(
+        name="bench", kind="openai", base_url=url.rsplit("/chat/completions", 1)[0], max_concurrency=32
+    )
+    dispatcher = Dispatcher({"bench": make_backend(config)})
+    ranking = ["bench"]
+
+    async def call(stream: bool) -> None:
+        if stream:
+            outcome = await dispatcher.stream(ranking, dict(STREAM_BODY))
+            async for _ in outcome.chunks:  # type: ignore[union-attr]
+                pass
+        else:
+            await dispatcher.complete(ranking, dict(BODY))
+
+    return call, dispatcher.close
+
+
+CLIENTS = {"aiohttp": aiohttp_client, "httpx": httpx_client, "pointsman": pointsman_client}
+
+
+async def throughput(call: Call, stream: bool, seconds: float, concurrency: int = 32) -> float:
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < stop_at:
+            await call(stream)
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - start)
+
+
+async def p50_ms(call: Call, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await call(False)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+async def measure(
+    url: str, seconds: float, repeats: int, latency_n: int
+) -> dict[str, dict[str, list[float]]]:
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"rps": [], "stream_rps": [], "p50": []} for name in CLIENTS
+    }
+    clients = {name: make(url) for name, make in CLIENTS.items()}
+    for call, _ in clients.values():  # warm up: open the pools
+        await throughput(call, False, 0.3)
+    for _ in range(repeats):
+        for name, (call, _) in clients.items():
+            results[name]["rps"].append(await throughput(call, False, seconds))
+            results[name]["stream_rps"].append(await throughput(call, True, seconds))
+            results[name]["p50"].append(await p50_ms(call, latency_n))
+    for _, close in clients.values():
+        await close()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each throughput run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--latency-requests", type=int, default=300)
+    parser.add_argument(
+        "--max-dispatch-us",
+        type=float,
+        default=150.0,
+        help="most p50 microseconds the dispatcher may add over raw aiohttp",
+    )
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        loop_name = "uvloop"
+    except ImportError:
+        loop_name = "asyncio"
+
+    with spawn_upstream("--reply", REPLY) as base:
+        url = base + "/v1/chat/completions"
+        results = asyncio.run(measure(url, args.seconds, args.repeats, args.latency_requests))
+
+    med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in results.items()}
+    print(
+        f"one shared client each, upstream in its own process, {loop_name} loop, "
+        f"medians of {args.repeats} runs of {args.seconds:g} s"
+    )
+    print(f"{'':34}{'aiohttp':>12}{'httpx':>12}{'pointsman':>12}{'aiohttp/httpx':>15}")
+    rows = [
+        ("requests/s, 32 connections", "rps", "{:.0f}"),
+        ("requests/s, 32 connections, stream", "stream_rps", "{:.0f}"),
+        ("p50 ms, concurrency 1", "p50", "{:.3f}"),
+    ]
+    for label, key, fmt in rows:
+        a, h, p = med["aiohttp"][key], med["httpx"][key], med["pointsman"][key]
+        ratio = a / h if key != "p50" else h / a
+        print(f"{label:34}{fmt.format(a):>12}{fmt.format(h):>12}{fmt.format(p):>12}{ratio:>14.1f}x")
+    added_us = (med["pointsman"]["p50"] - med["aiohttp"]["p50"]) * 1000
+    print(
+        f"dispatch + OpenAIBackend over raw aiohttp: {added_us:+.0f} us at p50, "
+        f"{med['pointsman']['rps'] / med['aiohttp']['rps']:.2f}x the requests/s"
+    )
+
+    failed = []
+    if med["aiohttp"]["rps"] < med["httpx"]["rps"]:
+        failed.append("httpx served more requests/s than aiohttp: revisit the choice in backends/http.py")
+    if added_us > args.max_dispatch_us:
+        failed.append(f"dispatch added {added_us:.0f} us at p50 (target <= {args.max_dispatch_us:g} us)")
+    for message in failed:
+        print("FAIL:", message)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
