@@ -42,9 +42,15 @@ def plot_curves(report: Report, path: str | Path) -> Path:
     ax.plot(best.cost * per_1k, best.quality, "*", color="crimson", markersize=16, zorder=6,
             label=f"best single: {best.name} {best.quality:.3f}")  # fmt: skip
 
-    positive = costs[costs > 0]
-    if positive.size:
+    if (costs > 0).all():
+        from matplotlib.ticker import FuncFormatter, LogLocator
+
         ax.set_xscale("log")
+        dollars = FuncFormatter(lambda x, _: f"${x:.4g}")
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
+        ax.xaxis.set_major_formatter(dollars)
+        ax.xaxis.set_minor_formatter(dollars)
+        ax.tick_params(axis="x", which="both", labelsize=8)
     ax.set_xlabel("mean cost, USD per 1k requests (log scale)")
     ax.set_ylabel("mean quality")
     ax.set_title(f"{ds.name}: quality vs cost, {ds.n_prompts} prompts x {len(ds.models)} models, "
