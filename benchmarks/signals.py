@@ -72,7 +72,12 @@ def load_prompts(data: Path, n: int, rng: random.Random) -> list[str]:
     return rng.sample(llm, min(k, len(llm))) + rng.sample(clinc, k) + rng.sample(banking, k)
 
 
-TOOLS = [{"type": "function", "function": {"name": "get_balance", "parameters": {"type": "object", "properties": {}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "get_balance", "parameters": {"type": "object", "properties": {}}},
+    }
+]
 SYSTEM = "You are a helpful assistant for Acme Bank. Answer briefly and never reveal internal policies."
 
 
@@ -89,8 +94,10 @@ def make_bodies(prompts: Sequence[str], rng: random.Random) -> list[dict[str, An
             a, b = rng.sample(prompts, 2)
             messages = [
                 {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": a}, {"role": "assistant", "content": "Sure. " + b[:200]},
-                {"role": "user", "content": b}, {"role": "assistant", "content": "Done."},
+                {"role": "user", "content": a},
+                {"role": "assistant", "content": "Sure. " + b[:200]},
+                {"role": "user", "content": b},
+                {"role": "assistant", "content": "Done."},
                 {"role": "user", "content": [{"type": "text", "text": prompt}]},
             ]
         else:
@@ -103,7 +110,9 @@ def make_bodies(prompts: Sequence[str], rng: random.Random) -> list[dict[str, An
 
 
 # -- timing --------------------------------------------------------------------------------------------
-def time_signal(signal: Signal, bodies: Sequence[dict[str, Any]], rounds: int, embeddings: np.ndarray | None = None) -> list[float]:
+def time_signal(
+    signal: Signal, bodies: Sequence[dict[str, Any]], rounds: int, embeddings: np.ndarray | None = None
+) -> list[float]:
     """Microseconds of `signal.compute` per request, each on a fresh view."""
     out = []
     gc.disable()
@@ -123,7 +132,9 @@ def pct(xs: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q))
 
 
-def latency_rows(section: str, name: str, us: Sequence[float], target_us: float | None, note: str = "") -> list[Row]:
+def latency_rows(
+    section: str, name: str, us: Sequence[float], target_us: float | None, note: str = ""
+) -> list[Row]:
     p50 = statistics.median(us)
     ok = None if target_us is None else p50 <= target_us
     return [
@@ -140,7 +151,15 @@ def heuristic_section(bodies: Sequence[dict[str, Any]], rounds: int) -> list[Row
         "team": {"type": "header", "header": "x-team"},
     }
     signals = build_signals(config)
-    rows = [Row("heuristic", "RequestView", "p50 us", statistics.median(_time_views(bodies, rounds)), note="parse body")]
+    rows = [
+        Row(
+            "heuristic",
+            "RequestView",
+            "p50 us",
+            statistics.median(_time_views(bodies, rounds)),
+            note="parse body",
+        )
+    ]
     for name, signal in signals.items():
         if not signal.inline or name == "pii":
             continue
@@ -159,8 +178,24 @@ def _time_views(bodies: Sequence[dict[str, Any]], rounds: int) -> list[float]:
 
 
 KEYWORD_SETS = {
-    "code": ["python", "javascript", "typescript", "rust", "golang", "function", "compile", "stack trace",
-             "segfault", "regex", "sql", "dataframe", "bug", "exception", "unit test", "refactor"],
+    "code": [
+        "python",
+        "javascript",
+        "typescript",
+        "rust",
+        "golang",
+        "function",
+        "compile",
+        "stack trace",
+        "segfault",
+        "regex",
+        "sql",
+        "dataframe",
+        "bug",
+        "exception",
+        "unit test",
+        "refactor",
+    ],
     "math": ["integral", "derivative", "equation", "prove", "theorem", "probability", "matrix", "solve for"],
     "legal": ["contract", "lawsuit", "liability", "gdpr", "copyright", "attorney", "court", "clause"],
     "medical": ["symptom", "diagnosis", "dosage", "prescription", "disease", "treatment", "side effects"],
@@ -178,20 +213,42 @@ def pii_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, quick
     rows = latency_rows("pii", "pii", time_signal(signals["pii"], bodies, rounds), LEARNED_P50_US)
     detector = PiiDetector()
     sets = [
-        ("presidio_synth_v2", load_presidio(data / "guard/pii/presidio_synth_v2/synth_dataset_v2.json"), STRUCTURED_PII),
-        ("faker", generate_faker(100 if quick else 300, seed=7, n_negatives=500 if quick else 1500), STRUCTURED_PII + NATIONAL_IDS),
+        (
+            "presidio_synth_v2",
+            load_presidio(data / "guard/pii/presidio_synth_v2/synth_dataset_v2.json"),
+            STRUCTURED_PII,
+        ),
+        (
+            "faker",
+            generate_faker(100 if quick else 300, seed=7, n_negatives=500 if quick else 1500),
+            STRUCTURED_PII + NATIONAL_IDS,
+        ),
     ]
     for set_name, items, types in sets:
         for type_, sc in score(detector, items, types).items():
             if sc.support == 0:
                 continue
             note = f"{set_name}, n={sc.support}"
-            rows.append(Row("pii", type_, "precision", sc.precision, f">= {PII_TARGET}", sc.precision >= PII_TARGET, note))
-            rows.append(Row("pii", type_, "recall", sc.recall, f">= {PII_TARGET}", sc.recall >= PII_TARGET, note))
+            rows.append(
+                Row(
+                    "pii",
+                    type_,
+                    "precision",
+                    sc.precision,
+                    f">= {PII_TARGET}",
+                    sc.precision >= PII_TARGET,
+                    note,
+                )
+            )
+            rows.append(
+                Row("pii", type_, "recall", sc.recall, f">= {PII_TARGET}", sc.recall >= PII_TARGET, note)
+            )
     return rows
 
 
-def routes_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, quick: bool, rng: random.Random) -> list[Row]:
+def routes_section(
+    data: Path, bodies: Sequence[dict[str, Any]], rounds: int, quick: bool, rng: random.Random
+) -> list[Row]:
     """CLINC150 intents as routes of 5 utterances each; thresholds tuned on val (+ out-of-scope), accuracy
     on test (+ out-of-scope). Latency with the request embedding already computed."""
     from pointsman.text.embedding_cache import CachedEncoder
@@ -209,15 +266,39 @@ def routes_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, qu
         rows = rng.sample(clinc[name], n) + [(t, None) for t, _ in rng.sample(clinc["oos_" + name], n_oos)]
         return [t for t, _ in rows], [lab for _, lab in rows]
 
-    (val_x, val_y), (test_x, test_y) = split("val", 600 if quick else 1500, 100), split("test", 600 if quick else 1500, 300)
+    (val_x, val_y), (test_x, test_y) = (
+        split("val", 600 if quick else 1500, 100),
+        split("test", 600 if quick else 1500, 300),
+    )
     val_e, test_e = encoder.encode(val_x, progress=True), encoder.encode(test_x, progress=True)
     base = _accuracy(signal.predict(test_e), test_y)
     signal.tune(val_e, val_y, objective="accuracy")
     tuned = _accuracy(signal.predict(test_e), test_y)
     embeddings = encoder.encode([RequestView(b).embedding_text for b in bodies])
-    rows = latency_rows("learned", "routes (150 x 5 utterances)", time_signal(signal, bodies, rounds, embeddings), LEARNED_P50_US)
-    rows.append(Row("learned", "routes (150 x 5 utterances)", "accuracy, threshold 0.5", base, note="CLINC150 test + oos"))
-    rows.append(Row("learned", "routes (150 x 5 utterances)", "accuracy, tuned on val", tuned, note="CLINC150 test + oos"))
+    rows = latency_rows(
+        "learned",
+        "routes (150 x 5 utterances)",
+        time_signal(signal, bodies, rounds, embeddings),
+        LEARNED_P50_US,
+    )
+    rows.append(
+        Row(
+            "learned",
+            "routes (150 x 5 utterances)",
+            "accuracy, threshold 0.5",
+            base,
+            note="CLINC150 test + oos",
+        )
+    )
+    rows.append(
+        Row(
+            "learned",
+            "routes (150 x 5 utterances)",
+            "accuracy, tuned on val",
+            tuned,
+            note="CLINC150 test + oos",
+        )
+    )
     single = [RequestView(b).embedding_text for b in bodies[:40]]
     raw = get_encoder()
     raw.encode(["warm up"])
@@ -226,7 +307,9 @@ def routes_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, qu
         t0 = time.perf_counter_ns()
         raw.encode([text])
         embed_us.append((time.perf_counter_ns() - t0) / 1000)
-    rows += latency_rows("learned", f"request embedding ({raw.id})", embed_us, None, "computed once per request, shared")
+    rows += latency_rows(
+        "learned", f"request embedding ({raw.id})", embed_us, None, "computed once per request, shared"
+    )
     rows += runner_rows(bodies, rounds, signal, embeddings)
     return rows
 
@@ -235,7 +318,9 @@ def _accuracy(pred: Sequence[str | None], gold: Sequence[str | None]) -> float:
     return sum(p == g for p, g in zip(pred, gold)) / len(gold)
 
 
-def runner_rows(bodies: Sequence[dict[str, Any]], rounds: int, routes: RouteSignal, embeddings: np.ndarray) -> list[Row]:
+def runner_rows(
+    bodies: Sequence[dict[str, Any]], rounds: int, routes: RouteSignal, embeddings: np.ndarray
+) -> list[Row]:
     """A realistic decision's signal set through the runner (embedding given, as the gateway shares it)."""
     signals = build_signals({"topics": {"type": "keywords", "sets": KEYWORD_SETS}})
     signals["intent"] = routes
@@ -259,11 +344,40 @@ def token_estimate_rows(data: Path) -> list[Row]:
     rows = [r for r in rows if r["task_name"] == "agentverse-logicgrid"]
     out = []
     for model in ("gemma-2-9b-it", "llama-3.1-8b-instruct"):
-        ratios = [(estimate_tokens(r["query"]) + 4) / r["model_performance"][model]["prompt_tokens"]
-                  for r in rows if r["model_performance"].get(model, {}).get("prompt_tokens")]
-        out.append(Row("heuristic", "prompt_tokens", f"estimate / {model} count", statistics.median(ratios),
-                       note=f"median of n={len(ratios)} long prompts; p10 {pct(ratios, 10):.2f}, p90 {pct(ratios, 90):.2f}"))
+        ratios = [
+            (estimate_tokens(r["query"]) + 4) / r["model_performance"][model]["prompt_tokens"]
+            for r in rows
+            if r["model_performance"].get(model, {}).get("prompt_tokens")
+        ]
+        out.append(
+            Row(
+                "heuristic",
+                "prompt_tokens",
+                f"estimate / {model} count",
+                statistics.median(ratios),
+                note=f"median of n={len(ratios)} long prompts; p10 {pct(ratios, 10):.2f}, p90 {pct(ratios, 90):.2f}",
+            )
+        )
     return out
+
+
+def code_detection_rows(data: Path) -> list[Row]:
+    """`has_code` against LLMRouter's task labels: HumanEval prompts are code; prose tasks are not."""
+    from pointsman.signals.heuristics import CodeSignal
+
+    signal, rates = CodeSignal(), {}
+    with open(data / "llmrouter" / "default_query_train.jsonl") as f:
+        rows = [json.loads(line) for line in f]
+    for task in ("human_eval", "mbpp", "math", "gsm8k", "mmlu", "natural_qa"):
+        hits = [
+            signal.compute(RequestView.from_prompt(r["query"])).value for r in rows if r["task_name"] == task
+        ]
+        rates[task] = (sum(hits) / len(hits), len(hits))
+    notes = {"mbpp": "; asks for code in prose", "math": "; some problems carry Asymptote drawing code"}
+    return [
+        Row("heuristic", "has_code", f"share True on {t}", v, note=f"n={n}{notes.get(t, '')}")
+        for t, (v, n) in rates.items()
+    ]
 
 
 # -- LEARNED: the learned-signal engineer registers sections here -----------------------------------------
@@ -275,11 +389,15 @@ LEARNED: list[tuple[str, Callable[[Path, Sequence[dict[str, Any]], int, bool], l
 
 # -- main ----------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="fewer requests and rounds (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
-    parser.add_argument("--no-embeddings", action="store_true", help="skip the sections that need the encoder")
+    parser.add_argument(
+        "--no-embeddings", action="store_true", help="skip the sections that need the encoder"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         console.print(f"[red]data folder not found: {args.data}[/red]")
@@ -293,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for s in build_signals(None).values():
         s.compute(RequestView(bodies[0]))
 
-    rows = heuristic_section(bodies, rounds) + token_estimate_rows(args.data)
+    rows = heuristic_section(bodies, rounds) + token_estimate_rows(args.data) + code_detection_rows(args.data)
     rows += pii_section(args.data, bodies, rounds, args.quick)
     if not args.no_embeddings:
         rows += routes_section(args.data, bodies, rounds, args.quick, rng)
@@ -306,7 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     missed = [r for r in rows if r.ok is False]
     for r in missed:
-        console.print(f"[red]MISSED[/red] {r.section} {r.name} {r.figure} = {r.value:.3f} (target {r.target}) {r.note}")
+        console.print(
+            f"[red]MISSED[/red] {r.section} {r.name} {r.figure} = {r.value:.3f} (target {r.target}) {r.note}"
+        )
     return 1 if missed else 0
 
 

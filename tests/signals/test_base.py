@@ -27,12 +27,15 @@ def test_multi_part_content_and_modalities():
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "first question"},
         {"role": "assistant", "content": "an answer"},
-        {"role": "user", "content": [
-            {"type": "text", "text": "look at this"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-            {"type": "text", "text": "and this"},
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "look at this"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                {"type": "text", "text": "and this"},
+            ],
+        },
     )
     assert view.last_user_text == "look at this\nand this"
     assert view.user_text == "first question\nlook at this\nand this"
@@ -66,7 +69,10 @@ def test_empty_and_no_user_message():
         ({"messages": [{"content": "hi"}]}, "messages[0].role"),
         ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
         ({"messages": [{"role": "user", "content": [{"text": "x"}]}]}, "messages[0].content[0]"),
-        ({"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]}, "messages[0].content[0].text"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+            "messages[0].content[0].text",
+        ),
     ],
 )
 def test_malformed_bodies_name_the_field(body, where):
@@ -76,9 +82,9 @@ def test_malformed_bodies_name_the_field(body, where):
 
 def test_token_estimate_ascii_and_cjk():
     assert estimate_tokens("") == 0
-    assert estimate_tokens("abcd" * 100) == 100
+    assert estimate_tokens("abcdefg" * 100) == 200  # 3.5 characters per token
     assert estimate_tokens("東京の天気") == 5  # about one token per CJK character
-    assert estimate_tokens("naïve café") == 4  # 8 ASCII chars -> 2, plus 2 non-ASCII
+    assert estimate_tokens("naïve café") == 5  # 8 ASCII chars -> 3, plus 2 non-ASCII
 
 
 def test_cache_keys_distinguish_roles_and_compact_long_text():

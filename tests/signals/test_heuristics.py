@@ -13,7 +13,9 @@ def _view(text: str, **body) -> RequestView:
 
 
 def test_keywords_one_pass_many_sets_with_word_boundaries():
-    signal = KeywordSignal("topics", {"violence": ["kill", "attack"], "code": ["python", "process", "stack trace"]})
+    signal = KeywordSignal(
+        "topics", {"violence": ["kill", "attack"], "code": ["python", "process", "stack trace"]}
+    )
     result = signal.compute(_view("How do I KILL a Python process after a stack trace?"))
     assert result.value == ("violence", "code")
     assert result.scores == {"violence": 1.0, "code": 3.0}
@@ -23,7 +25,9 @@ def test_keywords_one_pass_many_sets_with_word_boundaries():
 
 def test_keywords_options():
     text = "Read the GDPR and the gdpr-ish rules"
-    assert KeywordSignal("k", {"law": ["GDPR"]}, case_sensitive=True).compute(_view(text)).scores == {"law": 1.0}
+    assert KeywordSignal("k", {"law": ["GDPR"]}, case_sensitive=True).compute(_view(text)).scores == {
+        "law": 1.0
+    }
     assert KeywordSignal("k", {"law": ["gdpr"]}).compute(_view(text)).scores == {"law": 2.0}
     assert KeywordSignal("k", {"law": ["gdpr"]}, min_hits=3).compute(_view(text)).value == ()
     assert KeywordSignal("k", {"part": ["dpr"]}, word_boundary=False).compute(_view(text)).value == ("part",)
@@ -33,7 +37,9 @@ def test_keywords_unicode_and_scope():
     signal = KeywordSignal("k", {"food": ["crème brûlée", "寿司"]})
     assert signal.compute(_view("I love CRÈME BRÛLÉE")).value == ("food",)
     assert signal.compute(_view("我喜欢寿司")).value == ("food",)  # CJK: no spaces between words
-    body = {"messages": [{"role": "system", "content": "sushi expert, 寿司"}, {"role": "user", "content": "hi"}]}
+    body = {
+        "messages": [{"role": "system", "content": "sushi expert, 寿司"}, {"role": "user", "content": "hi"}]
+    }
     assert signal.compute(RequestView(body)).value == ()
     assert KeywordSignal("k", {"food": ["寿司"]}, scope="all").compute(RequestView(body)).value == ("food",)
 
@@ -101,15 +107,41 @@ def test_language_edge_cases():
 def test_fact_signals():
     signals = builtin_signals()
     body = {
-        "model": "small", "tools": [{"type": "function"}],
-        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                     {"role": "user", "content": [{"type": "text", "text": "c"}, {"type": "image_url", "image_url": {}}]}],
+        "model": "small",
+        "tools": [{"type": "function"}],
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "c"}, {"type": "image_url", "image_url": {}}],
+            },
+        ],
     }
     view = RequestView(body, Caller(tenant="acme", api_key_id="key-7"))
-    values = {name: signals[name].compute(view).value for name in
-              ("turns", "messages", "has_tools", "has_images", "has_audio", "requested_model", "tenant", "api_key")}
-    assert values == {"turns": 2, "messages": 3, "has_tools": True, "has_images": True, "has_audio": False,
-                      "requested_model": "small", "tenant": "acme", "api_key": "key-7"}
+    values = {
+        name: signals[name].compute(view).value
+        for name in (
+            "turns",
+            "messages",
+            "has_tools",
+            "has_images",
+            "has_audio",
+            "requested_model",
+            "tenant",
+            "api_key",
+        )
+    }
+    assert values == {
+        "turns": 2,
+        "messages": 3,
+        "has_tools": True,
+        "has_images": True,
+        "has_audio": False,
+        "requested_model": "small",
+        "tenant": "acme",
+        "api_key": "key-7",
+    }
     assert signals["prompt_tokens"].compute(view).value > signals["user_tokens"].compute(view).value > 0
 
 

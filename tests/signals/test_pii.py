@@ -41,7 +41,11 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Tel 030 901820 or later", "PHONE", "030 901820"),
         ("+1-984-182-0190x123 mobile", "PHONE", "+1-984-182-0190x123"),
         ("export AWS_KEY=AKIAIOSFODNN7EXAMPLE", "API_KEY", "AKIAIOSFODNN7EXAMPLE"),
-        ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "API_KEY", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+        (
+            "token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "API_KEY",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+        ),
         ("OPENAI_API_KEY=sk-proj-Ab3dEf6hIj9kLmN0pQrS", "API_KEY", "sk-proj-Ab3dEf6hIj9kLmN0pQrS"),
         ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "API_KEY", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
         ("password: Tr0ub4dor&3x!", "SECRET", "Tr0ub4dor&3x!"),
@@ -81,7 +85,8 @@ def test_jwt_and_private_key():
         "SSN 000-12-3456 or 666-12-3456 or 912-12-3456",  # never-issued areas
         "user@localhost and @decorator",
         "std::vector<int> and a::b::c",
-        "", "    ",
+        "",
+        "    ",
     ],
 )
 def test_hard_negatives(text):
@@ -115,10 +120,18 @@ def test_unicode_offsets_are_character_offsets():
 
 
 def test_signal_locates_spans_by_message_and_part():
-    body = {"messages": [
-        {"role": "system", "content": "Support agent. Escalations: ops@acme.com"},
-        {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "my card 4111 1111 1111 1111"}]},
-    ]}
+    body = {
+        "messages": [
+            {"role": "system", "content": "Support agent. Escalations: ops@acme.com"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "text", "text": "my card 4111 1111 1111 1111"},
+                ],
+            },
+        ]
+    }
     result = PiiSignal().compute(RequestView(body))
     assert [(s.type, s.message, s.part) for s in result.value] == [("EMAIL", 0, None), ("CREDIT_CARD", 1, 1)]
     assert result.scores == {"EMAIL": 0.95, "CREDIT_CARD": 0.95} and result.confidence == 0.95
@@ -133,4 +146,13 @@ def test_huge_prompt():
 
 
 def test_type_list_is_complete():
-    assert set(PII_TYPES) >= {"EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "US_SSN", "UK_NINO", "API_KEY"}
+    assert set(PII_TYPES) >= {
+        "EMAIL",
+        "PHONE",
+        "CREDIT_CARD",
+        "IBAN",
+        "IP_ADDRESS",
+        "US_SSN",
+        "UK_NINO",
+        "API_KEY",
+    }

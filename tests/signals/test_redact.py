@@ -13,7 +13,10 @@ def test_redact_and_restore_round_trip():
     assert redacted == "Mail <EMAIL_1> or <EMAIL_2>, again <EMAIL_1>; card <CREDIT_CARD_1>"
     assert restore_text(redacted, redaction) == text
     answer = "I wrote to <EMAIL_2> and charged <CREDIT_CARD_1>; <EMAIL_9> is unknown"
-    assert restore_text(answer, redaction) == "I wrote to alice@y.org and charged 4111 1111 1111 1111; <EMAIL_9> is unknown"
+    assert (
+        restore_text(answer, redaction)
+        == "I wrote to alice@y.org and charged 4111 1111 1111 1111; <EMAIL_9> is unknown"
+    )
 
 
 def test_redaction_never_prints_values():
@@ -33,11 +36,14 @@ def test_redact_body_across_messages_and_parts_without_touching_the_input():
         "model": "auto",
         "messages": [
             {"role": "system", "content": "Escalate to ops@acme.com"},
-            {"role": "user", "content": [
-                {"type": "text", "text": "I am bob@x.io"},
-                {"type": "image_url", "image_url": {"url": "https://img"}},
-                {"type": "text", "text": "copy ops@acme.com and call +44 20 7946 0958"},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "I am bob@x.io"},
+                    {"type": "image_url", "image_url": {"url": "https://img"}},
+                    {"type": "text", "text": "copy ops@acme.com and call +44 20 7946 0958"},
+                ],
+            },
         ],
     }
     spans = PiiSignal().compute(RequestView(body)).value

@@ -7,7 +7,10 @@ from pointsman.signals.base import RequestView
 from pointsman.signals.routes import Route, RouteSignal
 
 ROUTES = [
-    Route("billing", ("I was charged twice for my subscription", "my invoice amount is wrong", "refund my payment")),
+    Route(
+        "billing",
+        ("I was charged twice for my subscription", "my invoice amount is wrong", "refund my payment"),
+    ),
     Route("weather", ("will it rain tomorrow", "what is the weather forecast for the weekend")),
     Route("code", ("my python script throws an exception", "how do I fix this compile error")),
 ]
@@ -46,7 +49,9 @@ def test_per_route_threshold_overrides_default(minilm):
 
 
 def test_tuning_thresholds_from_labelled_examples(trigram):
-    signal = RouteSignal("i", [Route("a", ("alpha beta",)), Route("b", ("gamma delta",))], trigram, threshold=0.0)
+    signal = RouteSignal(
+        "i", [Route("a", ("alpha beta",)), Route("b", ("gamma delta",))], trigram, threshold=0.0
+    )
     texts = ["alpha beta", "alpha beta gamma", "gamma delta", "zzz qqq alpha", "xxxx yyyy"]
     labels = ["a", "a", "b", None, None]
     emb = trigram.encode(texts)
@@ -81,6 +86,8 @@ def test_bad_route_definitions(trigram):
 
 def test_embedding_from_another_encoder_is_an_error(trigram):
     signal = RouteSignal("i", [Route("a", ("x",))], trigram)
-    view = RequestView({"messages": [{"role": "user", "content": "x"}]}, embedding=np.ones(10, np.float32) / np.sqrt(10))
+    view = RequestView(
+        {"messages": [{"role": "user", "content": "x"}]}, embedding=np.ones(10, np.float32) / np.sqrt(10)
+    )
     with pytest.raises(ValueError, match="same encoder"):
         signal.compute(view)

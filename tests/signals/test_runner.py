@@ -41,12 +41,18 @@ class Broken(Signal):
 
 
 def _routes(encoder) -> RouteSignal:
-    return RouteSignal("intent", [Route("greet", ("hello there", "hi friend")), Route("bye", ("goodbye", "see you"))], encoder)
+    return RouteSignal(
+        "intent",
+        [Route("greet", ("hello there", "hi friend")), Route("bye", ("goodbye", "see you"))],
+        encoder,
+    )
 
 
 @pytest.fixture
 def runner(trigram):
-    signals = build_signals({"topics": {"type": "keywords", "sets": {"greeting": ["hello"]}}}, encoder=trigram)
+    signals = build_signals(
+        {"topics": {"type": "keywords", "sets": {"greeting": ["hello"]}}}, encoder=trigram
+    )
     signals["intent"] = _routes(trigram)
     signals["intent2"] = RouteSignal("intent2", [Route("x", ("hello",))], trigram)
     r = SignalRunner(signals, encoder=trigram)

@@ -9,6 +9,17 @@ from pointsman.signals.config import SignalConfigError, build_signals, register_
 from pointsman.signals.runner import SignalResults, SignalRunner, UnknownSignalError
 
 __all__ = [
-    "Caller", "RequestError", "RequestView", "Signal", "SignalConfigError", "SignalResult", "SignalResults",
-    "SignalRunner", "Span", "UnknownSignalError", "ValueKind", "build_signals", "register_signal_type",
+    "Caller",
+    "RequestError",
+    "RequestView",
+    "Signal",
+    "SignalConfigError",
+    "SignalResult",
+    "SignalResults",
+    "SignalRunner",
+    "Span",
+    "UnknownSignalError",
+    "ValueKind",
+    "build_signals",
+    "register_signal_type",
 ]

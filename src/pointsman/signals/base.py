@@ -254,15 +254,16 @@ class Signal(ABC):
 def estimate_tokens(text: str) -> int:
     """Tokens of `text` for a typical BPE tokenizer, without tokenizing (O(1) for ASCII text).
 
-    About 4 characters per token for ASCII (English prose and code), about 1 token per character beyond
-    ASCII (CJK, emoji; accented Latin over-counts slightly, which is the safe side for context limits).
+    About 3.5 characters per token for ASCII (English prose and code: measured against Gemma-2 and Llama-3.1
+    counts), about 1 token per character beyond ASCII (CJK, emoji; accented Latin over-counts slightly,
+    which is the safe side for context limits).
     """
     if not text:
         return 0
     if text.isascii():
-        return (len(text) + 3) // 4
+        return (2 * len(text) + 6) // 7
     n_non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return (len(text) - n_non_ascii + 3) // 4 + n_non_ascii
+    return (2 * (len(text) - n_non_ascii) + 6) // 7 + n_non_ascii
 
 
 def text_key(text: str) -> Hashable:

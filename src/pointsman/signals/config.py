@@ -24,7 +24,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pointsman.signals.base import Signal
-from pointsman.signals.heuristics import SCOPES, CodeSignal, HeaderSignal, KeywordSignal, RegexSignal, Scope, fact_signals
+from pointsman.signals.heuristics import (
+    SCOPES,
+    CodeSignal,
+    HeaderSignal,
+    KeywordSignal,
+    RegexSignal,
+    Scope,
+    fact_signals,
+)
 from pointsman.signals.language import DEFAULT_PREFIX_CHARS, LanguageSignal
 from pointsman.signals.pii import PII_TYPES, PiiSignal
 from pointsman.signals.routes import DEFAULT_THRESHOLD, Route, RouteSignal
@@ -136,26 +144,48 @@ def signal_types() -> list[str]:
 register_signal_type(
     "keywords",
     KeywordsSpec,
-    lambda n, s, _: KeywordSignal(n, s.sets, case_sensitive=s.case_sensitive, word_boundary=s.word_boundary,
-                                  min_hits=s.min_hits, scope=s.scope),
+    lambda n, s, _: KeywordSignal(
+        n,
+        s.sets,
+        case_sensitive=s.case_sensitive,
+        word_boundary=s.word_boundary,
+        min_hits=s.min_hits,
+        scope=s.scope,
+    ),
 )
-register_signal_type("regex", RegexSpec, lambda n, s, _: RegexSignal(n, s.sets, case_sensitive=s.case_sensitive, scope=s.scope))
+register_signal_type(
+    "regex", RegexSpec, lambda n, s, _: RegexSignal(n, s.sets, case_sensitive=s.case_sensitive, scope=s.scope)
+)
 register_signal_type(
     "routes",
     RoutesSpec,
     lambda n, s, ctx: RouteSignal(
-        n, [Route(k, tuple(r.utterances), r.threshold) for k, r in s.routes.items()], ctx.encoder(), threshold=s.threshold
+        n,
+        [Route(k, tuple(r.utterances), r.threshold) for k, r in s.routes.items()],
+        ctx.encoder(),
+        threshold=s.threshold,
     ),
 )
 register_signal_type("header", HeaderSpec, lambda n, s, _: HeaderSignal(n, s.header))
-register_signal_type("language", LanguageSpec, lambda n, s, _: LanguageSignal(n, prefix_chars=s.prefix_chars, scope=s.scope))
-register_signal_type("code", CodeSpec, lambda n, s, _: CodeSignal(n, min_hits=s.min_hits, max_chars=s.max_chars, scope=s.scope))
-register_signal_type("pii", PiiSpec, lambda n, s, _: PiiSignal(n, types=s.types, min_score=s.min_score, roles=s.roles))
+register_signal_type(
+    "language", LanguageSpec, lambda n, s, _: LanguageSignal(n, prefix_chars=s.prefix_chars, scope=s.scope)
+)
+register_signal_type(
+    "code", CodeSpec, lambda n, s, _: CodeSignal(n, min_hits=s.min_hits, max_chars=s.max_chars, scope=s.scope)
+)
+register_signal_type(
+    "pii", PiiSpec, lambda n, s, _: PiiSignal(n, types=s.types, min_score=s.min_score, roles=s.roles)
+)
 
 
 def builtin_signals() -> dict[str, Signal]:
     """The signals every config has: request facts, `has_code`, `language`, `pii`."""
-    signals: list[Signal] = [*fact_signals(), CodeSignal("has_code"), LanguageSignal("language"), PiiSignal("pii")]
+    signals: list[Signal] = [
+        *fact_signals(),
+        CodeSignal("has_code"),
+        LanguageSignal("language"),
+        PiiSignal("pii"),
+    ]
     return {s.name: s for s in signals}
 
 
@@ -173,7 +203,9 @@ def build_signals(
     if config is None:
         return signals
     if not isinstance(config, Mapping):
-        raise SignalConfigError(f"{where}: expected a mapping of signal name -> spec, got {type(config).__name__}")
+        raise SignalConfigError(
+            f"{where}: expected a mapping of signal name -> spec, got {type(config).__name__}"
+        )
     for name, raw in config.items():
         signals[name] = build_signal(name, raw, ctx, where=f"{where}.{name}")
     return signals
@@ -184,9 +216,13 @@ def build_signal(name: str, raw: Any, ctx: BuildContext, *, where: str | None = 
     if not isinstance(name, str) or not name.isidentifier():
         raise SignalConfigError(f"{where}: signal names must be identifiers (letters, digits, _)")
     if not isinstance(raw, Mapping) or "type" not in raw:
-        raise SignalConfigError(f"{where}: expected a mapping with a 'type' (one of: {', '.join(signal_types())})")
+        raise SignalConfigError(
+            f"{where}: expected a mapping with a 'type' (one of: {', '.join(signal_types())})"
+        )
     if raw["type"] not in _TYPES:
-        raise SignalConfigError(f"{where}.type: unknown signal type {raw['type']!r}; known: {', '.join(signal_types())}")
+        raise SignalConfigError(
+            f"{where}.type: unknown signal type {raw['type']!r}; known: {', '.join(signal_types())}"
+        )
     spec_model, build = _TYPES[raw["type"]]
     try:
         spec = spec_model.model_validate(dict(raw))
@@ -200,5 +236,13 @@ def build_signal(name: str, raw: Any, ctx: BuildContext, *, where: str | None = 
         raise SignalConfigError(f"{where}: {exc}") from None
 
 
-__all__ = ["SCOPES", "BuildContext", "SignalConfigError", "build_signal", "build_signals", "builtin_signals",
-           "register_signal_type", "signal_types"]
+__all__ = [
+    "SCOPES",
+    "BuildContext",
+    "SignalConfigError",
+    "build_signal",
+    "build_signals",
+    "builtin_signals",
+    "register_signal_type",
+    "signal_types",
+]

@@ -166,7 +166,9 @@ class RegexSignal(HeuristicSignal):
                 try:
                     re.compile(pattern, flags)
                 except re.error as exc:
-                    raise ValueError(f"sets.{set_name}[{i}]: bad regular expression {pattern!r}: {exc}") from None
+                    raise ValueError(
+                        f"sets.{set_name}[{i}]: bad regular expression {pattern!r}: {exc}"
+                    ) from None
             self._sets.append((set_name, re.compile("|".join(f"(?:{p})" for p in patterns), flags)))
 
     def compute(self, view: RequestView) -> SignalResult:
@@ -190,11 +192,14 @@ class CodeSignal(HeuristicSignal):
         r"|[;{]\s*$"
         r"|^\s*}\s*$"
         r"|\b\w+\([^()\n]*\)\s*(?:->\s*[\w\[\], .]+)?:\s*$"
+        r"|^\s*>>> |\"\"\"|'''"  # doctests, docstrings
         r"|=>|::|!==?|===|&&|\|\||\+=|\bnull\b|\bNone\b|\bself\.",
         re.MULTILINE,
     )
 
-    def __init__(self, name: str = "has_code", *, min_hits: int = 3, max_chars: int = 4000, scope: Scope = "user") -> None:
+    def __init__(
+        self, name: str = "has_code", *, min_hits: int = 3, max_chars: int = 4000, scope: Scope = "user"
+    ) -> None:
         super().__init__(name)
         self.min_hits = min_hits
         self.max_chars = max_chars

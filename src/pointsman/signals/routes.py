@@ -39,7 +39,9 @@ class RouteSignal(Signal):
     needs_embedding = True
     budget_ms = 2.0
 
-    def __init__(self, name: str, routes: Sequence[Route], encoder: Any, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self, name: str, routes: Sequence[Route], encoder: Any, *, threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
         super().__init__(name)
         if not routes:
             raise ValueError("no routes given")
@@ -51,10 +53,14 @@ class RouteSignal(Signal):
                 raise ValueError(f"routes.{r.name}: needs at least one non-empty utterance")
         self.route_names = names
         self.encoder_id = getattr(encoder, "id", None)
-        self.thresholds = np.array([threshold if r.threshold is None else r.threshold for r in routes], np.float32)
+        self.thresholds = np.array(
+            [threshold if r.threshold is None else r.threshold for r in routes], np.float32
+        )
         counts = np.array([len(r.utterances) for r in routes])
         self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        self._matrix = np.ascontiguousarray(encoder.encode([u for r in routes for u in r.utterances]), np.float32)
+        self._matrix = np.ascontiguousarray(
+            encoder.encode([u for r in routes for u in r.utterances]), np.float32
+        )
 
     def cache_key(self, view: RequestView) -> Hashable | None:
         return view.last_user_key  # the embedding is computed from the last user message
@@ -122,12 +128,18 @@ class RouteSignal(Signal):
             mine = best == r
             if mine.any():
                 self.thresholds[r] = _best_threshold(
-                    best_sim[mine], labels_arr[mine] == r, labels_arr[mine] == -1, int((labels_arr == r).sum()), objective
+                    best_sim[mine],
+                    labels_arr[mine] == r,
+                    labels_arr[mine] == -1,
+                    int((labels_arr == r).sum()),
+                    objective,
                 )
         return {n: float(t) for n, t in zip(self.route_names, self.thresholds)}
 
 
-def _best_threshold(sim: np.ndarray, is_route: np.ndarray, is_none: np.ndarray, n_route: int, objective: str) -> float:
+def _best_threshold(
+    sim: np.ndarray, is_route: np.ndarray, is_none: np.ndarray, n_route: int, objective: str
+) -> float:
     """The threshold over `sim` that maximises the objective; midway between neighbouring scores."""
     order = np.argsort(-sim)
     sim, is_route, is_none = sim[order], is_route[order], is_none[order]

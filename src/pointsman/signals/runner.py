@@ -241,5 +241,7 @@ def _timed(signal: Signal, view: RequestView) -> SignalResult:
     try:
         result = signal.compute(view)
     except Exception as exc:  # noqa: BLE001 - a failing signal never fails the request
-        return SignalResult.failed(f"{signal.name}: {type(exc).__name__}: {exc}", (time.perf_counter() - start) * 1000)
+        return SignalResult.failed(
+            f"{signal.name}: {type(exc).__name__}: {exc}", (time.perf_counter() - start) * 1000
+        )
     return replace(result, ms=(time.perf_counter() - start) * 1000)

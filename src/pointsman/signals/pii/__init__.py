@@ -5,6 +5,12 @@ from pointsman.signals.pii.redact import Redaction, redact_body, redact_text, re
 from pointsman.signals.pii.signal import PiiSignal
 
 __all__ = [
-    "PII_TYPES", "SECRET_TYPES", "PiiDetector", "PiiSignal", "Redaction", "redact_body", "redact_text",
+    "PII_TYPES",
+    "SECRET_TYPES",
+    "PiiDetector",
+    "PiiSignal",
+    "Redaction",
+    "redact_body",
+    "redact_text",
     "restore_text",
 ]

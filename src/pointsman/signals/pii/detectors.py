@@ -22,8 +22,22 @@ from pointsman.signals.pii import checksums as ck
 
 # Types in the order that wins when two detectors claim overlapping text with equal scores.
 PII_TYPES: tuple[str, ...] = (
-    "PRIVATE_KEY", "JWT", "API_KEY", "EMAIL", "IBAN", "CREDIT_CARD", "IP_ADDRESS", "US_SSN", "UK_NINO",
-    "BR_CPF", "ES_NIF", "IN_AADHAAR", "CA_SIN", "NL_BSN", "PHONE", "SECRET",
+    "PRIVATE_KEY",
+    "JWT",
+    "API_KEY",
+    "EMAIL",
+    "IBAN",
+    "CREDIT_CARD",
+    "IP_ADDRESS",
+    "US_SSN",
+    "UK_NINO",
+    "BR_CPF",
+    "ES_NIF",
+    "IN_AADHAAR",
+    "CA_SIN",
+    "NL_BSN",
+    "PHONE",
+    "SECRET",
 )
 SECRET_TYPES = frozenset({"PRIVATE_KEY", "JWT", "API_KEY", "SECRET"})
 _PRIORITY = {t: i for i, t in enumerate(PII_TYPES)}
@@ -38,9 +52,30 @@ def _words(*words: str) -> re.Pattern[str]:
 
 _CONTEXT = {
     "PHONE": _words(
-        "phone", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "call", "called", "calling",
-        "text me", "sms", "whatsapp", "dial", "reach me", "ring", "landline", "hotline", "answering",
-        "voicemail", "ph", "mob", "phone number", "contact number",
+        "phone",
+        "telephone",
+        "tel",
+        "mobile",
+        "cell",
+        "cellphone",
+        "fax",
+        "call",
+        "called",
+        "calling",
+        "text me",
+        "sms",
+        "whatsapp",
+        "dial",
+        "reach me",
+        "ring",
+        "landline",
+        "hotline",
+        "answering",
+        "voicemail",
+        "ph",
+        "mob",
+        "phone number",
+        "contact number",
     ),
     "US_SSN": _words("ssn", "ssns", "social security", "social sec", "ss#", "ss #", "taxpayer"),
     "UK_NINO": _words("nino", "national insurance", "ni number", "ni no"),
@@ -49,7 +84,9 @@ _CONTEXT = {
     "IN_AADHAAR": _words("aadhaar", "aadhar", "uidai", "uid"),
     "BR_CPF": _words("cpf"),
     "ES_NIF": _words("dni", "nie", "nif", "documento"),
-    "CREDIT_CARD": _words("card", "cards", "visa", "mastercard", "amex", "credit", "debit", "cc", "payment", "pay", "cvv"),
+    "CREDIT_CARD": _words(
+        "card", "cards", "visa", "mastercard", "amex", "credit", "debit", "cc", "payment", "pay", "cvv"
+    ),
     "IP_VERSION": _words("version", "ver", "v", "release", "build", "python", "node", "release"),
 }
 
@@ -113,7 +150,12 @@ def find_cards(text: str) -> Iterator[Span]:
     for m in _CARD.finditer(text):
         raw = m.group()
         digits = raw.replace(" ", "").replace("-", "")
-        if 12 <= len(digits) <= 19 and _card_grouping_ok(raw) and card_brand_ok(digits) and ck.luhn_ok(digits):
+        if (
+            12 <= len(digits) <= 19
+            and _card_grouping_ok(raw)
+            and card_brand_ok(digits)
+            and ck.luhn_ok(digits)
+        ):
             # A 12/13-digit number whose last digit is also a valid UPC/EAN check digit is likely a barcode.
             rare = len(digits) in (12, 13) and ck.ean_ok(digits)
             context = _near("CREDIT_CARD", text, m.start(), m.end())
@@ -192,10 +234,14 @@ def find_national_ids(text: str) -> Iterator[Span]:
     for m in _SIN.finditer(text):
         digits = _digits(m)
         if digits[0] not in "08" and ck.luhn_ok(digits):
-            yield Span("CA_SIN", m.start(), m.end(), 0.9 if _near("CA_SIN", text, m.start(), m.end()) else 0.3)
+            yield Span(
+                "CA_SIN", m.start(), m.end(), 0.9 if _near("CA_SIN", text, m.start(), m.end()) else 0.3
+            )
     for m in _BSN.finditer(text):
         if ck.nl_bsn_ok(_digits(m)):
-            yield Span("NL_BSN", m.start(), m.end(), 0.9 if _near("NL_BSN", text, m.start(), m.end()) else 0.2)
+            yield Span(
+                "NL_BSN", m.start(), m.end(), 0.9 if _near("NL_BSN", text, m.start(), m.end()) else 0.2
+            )
     for m in _AADHAAR.finditer(text):
         if ck.verhoeff_ok(_digits(m)):
             context = _near("IN_AADHAAR", text, m.start(), m.end())
@@ -208,7 +254,9 @@ def find_national_ids(text: str) -> Iterator[Span]:
     for m in _NIF.finditer(text):
         if ck.es_nif_ok(m.group(1) + m.group(2)):
             context = _near("ES_NIF", text, m.start(), m.end())
-            yield Span("ES_NIF", m.start(), m.end(), 0.95 if context else 0.8 if m.group(2).isupper() else 0.4)
+            yield Span(
+                "ES_NIF", m.start(), m.end(), 0.95 if context else 0.8 if m.group(2).isupper() else 0.4
+            )
 
 
 # -- phone numbers -------------------------------------------------------------------------------------
@@ -304,8 +352,14 @@ def _entropy(s: str) -> float:
 
 
 def _secret_like(token: str) -> bool:
-    classes = sum((any(c.islower() for c in token), any(c.isupper() for c in token),
-                   any(c.isdigit() for c in token), any(not c.isalnum() for c in token)))
+    classes = sum(
+        (
+            any(c.islower() for c in token),
+            any(c.isupper() for c in token),
+            any(c.isdigit() for c in token),
+            any(not c.isalnum() for c in token),
+        )
+    )
     return classes >= 2 and any(c.isdigit() for c in token) and _entropy(token) >= 3.0
 
 
@@ -331,7 +385,10 @@ FINDERS: dict[str, tuple[Finder, frozenset[str]]] = {
     "card": (find_cards, frozenset({"CREDIT_CARD"})),
     "iban": (find_ibans, frozenset({"IBAN"})),
     "ip": (find_ips, frozenset({"IP_ADDRESS"})),
-    "national": (find_national_ids, frozenset({"US_SSN", "UK_NINO", "CA_SIN", "NL_BSN", "IN_AADHAAR", "BR_CPF", "ES_NIF"})),
+    "national": (
+        find_national_ids,
+        frozenset({"US_SSN", "UK_NINO", "CA_SIN", "NL_BSN", "IN_AADHAAR", "BR_CPF", "ES_NIF"}),
+    ),
     "phone": (find_phones, frozenset({"PHONE"})),
     "secret": (find_secrets, SECRET_TYPES),
 }

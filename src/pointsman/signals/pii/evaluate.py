@@ -81,7 +81,9 @@ def _overlaps(a: Span, b: Span) -> bool:
 
 
 def score(
-    detector: PiiDetector | Callable[[str], Sequence[Span]], data: Iterable[LabelledText], types: Iterable[str]
+    detector: PiiDetector | Callable[[str], Sequence[Span]],
+    data: Iterable[LabelledText],
+    types: Iterable[str],
 ) -> dict[str, TypeScore]:
     """Precision/recall per type in `types` (predictions of other types are ignored)."""
     detect = detector.detect if isinstance(detector, PiiDetector) else detector
@@ -96,7 +98,7 @@ def score(
             if not any(p.type == gold.type and _overlaps(p, gold) for p in predicted):
                 sc.fn += 1
                 if len(sc.misses) < 8:
-                    sc.misses.append(f"{item.text[gold.start:gold.end]!r} in {item.text[:120]!r}")
+                    sc.misses.append(f"{item.text[gold.start : gold.end]!r} in {item.text[:120]!r}")
         for p in predicted:
             sc = scores[p.type]
             if any(g.type == p.type and _overlaps(p, g) for g in item.spans):
@@ -104,7 +106,7 @@ def score(
             else:
                 sc.fp += 1
                 if len(sc.false_alarms) < 8:
-                    sc.false_alarms.append(f"{item.text[p.start:p.end]!r} in {item.text[:120]!r}")
+                    sc.false_alarms.append(f"{item.text[p.start : p.end]!r} in {item.text[:120]!r}")
     return scores
 
 
@@ -139,7 +141,18 @@ _LABELS = {
 _NEED_CONTEXT = frozenset({"CA_SIN", "NL_BSN"})
 _PHONE_LOCALES = ("en_US", "en_GB", "fr_FR", "it_IT", "es_ES", "nl_NL", "en_AU", "en_CA", "sv_SE", "pt_PT")
 _IBAN_LOCALES = ("de_DE", "fr_FR", "en_GB", "nl_NL", "es_ES", "it_IT", "pl_PL", "fi_FI")
-_CARD_TYPES = ("visa13", "visa16", "visa19", "mastercard", "amex", "discover", "diners", "jcb15", "jcb16", "maestro")
+_CARD_TYPES = (
+    "visa13",
+    "visa16",
+    "visa19",
+    "mastercard",
+    "amex",
+    "discover",
+    "diners",
+    "jcb15",
+    "jcb16",
+    "maestro",
+)
 
 
 def _values(fakers: Mapping[str, object], rng: random.Random) -> dict[str, Callable[[], str]]:
@@ -162,7 +175,9 @@ def _values(fakers: Mapping[str, object], rng: random.Random) -> dict[str, Calla
         "CREDIT_CARD": card,
         "IBAN": iban,
         "US_SSN": lambda: f["en_US"].ssn(),  # type: ignore[attr-defined]
-        "IP_ADDRESS": lambda: rng.choice((f["en_US"].ipv4_public, f["en_US"].ipv4_private, f["en_US"].ipv6))(),  # type: ignore[attr-defined]
+        "IP_ADDRESS": lambda: rng.choice(
+            (f["en_US"].ipv4_public, f["en_US"].ipv4_private, f["en_US"].ipv6)
+        )(),  # type: ignore[attr-defined]
         "BR_CPF": lambda: f["pt_BR"].cpf(),  # type: ignore[attr-defined]
         "ES_NIF": lambda: f["es_ES"].nif(),  # type: ignore[attr-defined]
         "CA_SIN": lambda: f["en_CA"].ssn(),  # type: ignore[attr-defined]
@@ -184,7 +199,9 @@ def _negatives(f: object, rng: random.Random) -> list[Callable[[], str]]:
         lambda: f"commit {f.sha1()}",  # type: ignore[attr-defined]
         lambda: f"it costs ${rng.randint(1, 99999):,}.{rng.randint(0, 99):02d}",
         lambda: f"pi is about 3.{rng.randint(10**8, 10**9)}",
-        lambda: f"between {rng.randint(1900, 2030)} and {rng.randint(1900, 2030)} the population grew to {rng.randint(10**6, 10**9):,}",
+        lambda: (
+            f"between {rng.randint(1900, 2030)} and {rng.randint(1900, 2030)} the population grew to {rng.randint(10**6, 10**9):,}"
+        ),
         lambda: f"the postcode is {f.postcode()}",  # type: ignore[attr-defined]
         lambda: f"coordinates {f.latitude()}, {f.longitude()}",  # type: ignore[attr-defined]
         lambda: f"compute {rng.randint(100, 9999)} * {rng.randint(100, 9999)} + {rng.randint(100, 9999)}",
@@ -196,7 +213,9 @@ def generate_faker(n_per_type: int = 200, seed: int = 0, n_negatives: int = 1000
     from faker import Faker
 
     rng = random.Random(seed)
-    locales = set(_PHONE_LOCALES) | set(_IBAN_LOCALES) | {"en_US", "de_DE", "pt_BR", "es_ES", "en_CA", "nl_NL"}
+    locales = (
+        set(_PHONE_LOCALES) | set(_IBAN_LOCALES) | {"en_US", "de_DE", "pt_BR", "es_ES", "en_CA", "nl_NL"}
+    )
     fakers = {loc: Faker(loc) for loc in sorted(locales)}
     for i, fk in enumerate(fakers.values()):
         fk.seed_instance(seed + i)
@@ -212,7 +231,9 @@ def generate_faker(n_per_type: int = 200, seed: int = 0, n_negatives: int = 1000
             label = rng.choice(_LABELS[type_])
             head, _, tail = frame.partition("{v}")
             head, tail = head.format(label=label), tail.format(label=label)
-            out.append(LabelledText(head + value + tail, (Span(type_, len(head), len(head) + len(value), 1.0),)))
+            out.append(
+                LabelledText(head + value + tail, (Span(type_, len(head), len(head) + len(value), 1.0),))
+            )
     negatives = _negatives(fakers["en_US"], rng)
     for _ in range(n_negatives):
         out.append(LabelledText(rng.choice(negatives)(), ()))

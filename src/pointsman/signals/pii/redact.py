@@ -42,14 +42,18 @@ class Redaction:
         return f"Redaction({len(self.values)} placeholders)"
 
 
-def redact_text(text: str, spans: Iterable[Span], redaction: Redaction | None = None) -> tuple[str, Redaction]:
+def redact_text(
+    text: str, spans: Iterable[Span], redaction: Redaction | None = None
+) -> tuple[str, Redaction]:
     """`text` with each span replaced by its placeholder. Spans must not overlap (detectors ensure it)."""
     redaction = redaction if redaction is not None else Redaction()
     out: list[str] = []
     pos = 0
     for span in sorted(spans, key=lambda s: s.start):
         if span.start < pos or span.end > len(text):
-            raise ValueError(f"span {span.type} [{span.start}, {span.end}) overlaps another or lies outside the text")
+            raise ValueError(
+                f"span {span.type} [{span.start}, {span.end}) overlaps another or lies outside the text"
+            )
         out.append(text[pos : span.start])
         out.append(redaction.placeholder(span.type, text[span.start : span.end]))
         pos = span.end
@@ -74,7 +78,9 @@ def redact_body(body: Mapping[str, Any], spans: Iterable[Span]) -> tuple[dict[st
     messages = [dict(m) for m in body["messages"]]
     new_body["messages"] = messages
     redaction = Redaction()
-    for (mi, pi), group in sorted(by_segment.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])):
+    for (mi, pi), group in sorted(
+        by_segment.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
+    ):
         message = messages[mi]
         if pi is None:
             message["content"], _ = redact_text(message["content"], group, redaction)

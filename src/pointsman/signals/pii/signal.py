@@ -41,7 +41,9 @@ class PiiSignal(Signal):
         spans: list[Span] = []
         for seg in view.segments:
             if self.roles is None or seg.role in self.roles:
-                spans.extend(replace(s, message=seg.message, part=seg.part) for s in self.detector.detect(seg.text))
+                spans.extend(
+                    replace(s, message=seg.message, part=seg.part) for s in self.detector.detect(seg.text)
+                )
         best: dict[str, float] = {}
         for s in spans:
             best[s.type] = max(best.get(s.type, 0.0), s.score)
