@@ -7,7 +7,8 @@ Contract used by routers, signals and the cache, and `get_encoder()` for the sha
 from __future__ import annotations
 
 import threading
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Encoding, Tokenizer
+from tokenizers import Tokenizer
 
 from pointsman.text.model_file import model_file
 from pointsman.text.weights import ModelFiles, minilm_files
@@ -20,16 +21,16 @@ MAX_TOKENS = 256  # the model's max_seq_length: longer texts keep their first 25
 # Texts are cut to this many characters before tokenising: tokenising a megabyte takes seconds, and
 # 256 word pieces never need more than a few thousand characters of natural text.
 MAX_CHARS = 16_384
-# Batches are sorted by length and sized by padded tokens, so short texts go in large batches.
-BATCH_TOKENS = 8_192
-MAX_BATCH = 256
 
 
 class MiniLMEncoder:
     """Implements `Encoder`. Safe to share between threads; use `get_encoder()` for the shared instance.
 
-    One query (`encode([text])`) runs on one intra-op thread (a serving request should not take every
-    core); larger batches use all cores this process may run on.
+    Every text runs on its own through a one-thread onnxruntime session: a serving query takes one core,
+    and a batch spreads its texts over a thread pool of all the cores this process may use. Unpadded runs
+    cost less than padded batches here (about 1.6x fewer CPU-seconds on the llmrouter prompts, even sorted
+    by length, see docs/embeddings.md), and they make a text's vector independent of the batch it came in
+    (int8 dynamic quantisation scales activations per tensor, so padding and neighbours would leak in).
     """
 
     dim = DIM
@@ -39,11 +40,11 @@ class MiniLMEncoder:
         self.id = f"{MODEL_NAME}/onnx-{self.numerics}"
         self._files = files or minilm_files()
         self._tokenizer = Tokenizer.from_file(str(self._files.tokenizer))
-        # The shipped tokenizer.json pads and truncates to a fixed 128; the model takes 256, unpadded.
+        # The shipped tokenizer.json pads and truncates to a fixed 128; the model takes up to 256, unpadded.
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
-        self._sessions: dict[int, ort.InferenceSession] = {}
+        self._onnx: ort.InferenceSession | None = None
 
     def __repr__(self) -> str:
         return f"MiniLMEncoder(id={self.id!r})"
@@ -52,36 +53,43 @@ class MiniLMEncoder:
         """(len(texts), 384) float32, rows L2-normalised; same order as `texts`."""
         texts = _check_texts(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
-        if not texts:
-            return out
         if len(texts) == 1:
-            encodings = [self._tokenizer.encode(texts[0][:MAX_CHARS])]
-        else:
+            out[0] = self._run(self._tokenizer.encode(texts[0][:MAX_CHARS]).ids)
+        elif texts:
             encodings = self._tokenizer.encode_batch([t[:MAX_CHARS] for t in texts])
-        session = self._session(1 if len(texts) == 1 else _cores())
-        with _progress(progress, len(texts), f"embedding ({self.id})") as advance:
-            for rows in _batches(encodings):
-                ids, mask = _pad([encodings[i] for i in rows])
-                out[rows] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-                advance(len(rows))
+            # Longest first, so the pool does not end waiting on one long text.
+            order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+            with (
+                _progress(progress, len(texts), f"embedding ({self.id})") as advance,
+                ThreadPoolExecutor(_cores(), thread_name_prefix="pointsman-embed") as pool,
+            ):
+                for i, vector in zip(order, pool.map(lambda i: self._run(encodings[i].ids), order)):
+                    out[i] = vector
+                    advance(1)
         return out
 
     def token_count(self, text: str) -> int:
         """Word pieces the model sees for `text` (including [CLS] and [SEP]; at most 256)."""
         return len(self._tokenizer.encode(text[:MAX_CHARS]).ids)
 
-    def _session(self, threads: int) -> ort.InferenceSession:
-        with self._lock:
-            if threads not in self._sessions:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                path = model_file(self._files, self.numerics)
-                self._sessions[threads] = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
-            return self._sessions[threads]
+    def _run(self, ids: list[int]) -> np.ndarray:
+        batch = np.array([ids], dtype=np.int32)
+        return self._session().run(None, {"input_ids": batch, "attention_mask": np.ones_like(batch)})[0][0]
+
+    def _session(self) -> ort.InferenceSession:
+        if self._onnx is None:
+            with self._lock:
+                if self._onnx is None:
+                    self._onnx = self._open_session()
+        return self._onnx
+
+    def _open_session(self) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = model_file(self._files, self.numerics)
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -96,31 +104,6 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _batches(encodings: list[Encoding]) -> Iterator[np.ndarray]:
-    """Row indices, shortest texts first, in batches of at most BATCH_TOKENS padded tokens."""
-    order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-    start = 0
-    while start < len(order):
-        end = start + 1
-        # Sorted ascending, so the last row of a batch sets its padded length.
-        while end < len(order) and end - start < MAX_BATCH and (
-            (end - start + 1) * len(encodings[order[end]].ids) <= BATCH_TOKENS
-        ):
-            end += 1
-        yield order[start:end]
-        start = end
-
-
-def _pad(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(encodings), width), dtype=np.int32)
-    mask = np.zeros((len(encodings), width), dtype=np.int32)
-    for row, e in enumerate(encodings):
-        ids[row, : len(e.ids)] = e.ids
-        mask[row, : len(e.ids)] = 1
-    return ids, mask
 
 
 @contextmanager

@@ -11,8 +11,8 @@ onnxruntime's dynamic quantiser knows how to turn into their int8 forms (QAttent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import onnx
@@ -20,8 +20,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 MS = "com.microsoft"
 OPSET = 18
-# Bump when the graph changes: it is part of the cached model's file name.
-GRAPH_VERSION = 1
+# Bump when the graph or the int8 recipe changes: it is part of the cached model files' names.
+GRAPH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ class _Graph:
         self._count += 1
         name = f"{op_type}_{self._count}"
         outputs = [f"{name}_out{i}" for i in range(n_out)]
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=name, domain=domain or None, **attrs))
+        self.nodes.append(
+            helper.make_node(op_type, inputs, outputs, name=name, domain=domain or None, **attrs)
+        )
         return outputs
 
     def op1(self, op_type: str, inputs: list[str], domain: str = "", **attrs) -> str:
@@ -81,9 +83,10 @@ class _Graph:
 def _embeddings(g: _Graph, cfg: BertConfig) -> tuple[str, str]:
     """Word + position + token-type(0) embeddings, LayerNorm. Returns (hidden, mask_index)."""
     # Every input is a single segment, so the token-type-0 row is folded into the position table.
-    positions = g.weights["embeddings.position_embeddings.weight"] + g.weights[
-        "embeddings.token_type_embeddings.weight"
-    ][0]
+    positions = (
+        g.weights["embeddings.position_embeddings.weight"]
+        + g.weights["embeddings.token_type_embeddings.weight"][0]
+    )
     hidden, mask_index = g.op(
         "EmbedLayerNormalization",
         [
@@ -110,16 +113,25 @@ def _layer(g: _Graph, cfg: BertConfig, i: int, hidden: str, mask_index: str) -> 
     qkv_bias = np.concatenate([w[f"{p}attention.self.{n}.bias"] for n in ("query", "key", "value")])
     attention = g.op1(
         "Attention",
-        [hidden, g.const(f"{p}attention.qkv.weight", qkv_weight), g.const(f"{p}attention.qkv.bias", qkv_bias),
-         mask_index],
+        [
+            hidden,
+            g.const(f"{p}attention.qkv.weight", qkv_weight),
+            g.const(f"{p}attention.qkv.bias", qkv_bias),
+            mask_index,
+        ],
         domain=MS,
         num_heads=cfg.num_heads,
     )
     projected = g.op1("MatMul", [attention, g.weight(f"{p}attention.output.dense.weight", transpose=True)])
     hidden = g.op(
         "SkipLayerNormalization",
-        [projected, hidden, g.weight(f"{p}attention.output.LayerNorm.weight"),
-         g.weight(f"{p}attention.output.LayerNorm.bias"), g.weight(f"{p}attention.output.dense.bias")],
+        [
+            projected,
+            hidden,
+            g.weight(f"{p}attention.output.LayerNorm.weight"),
+            g.weight(f"{p}attention.output.LayerNorm.bias"),
+            g.weight(f"{p}attention.output.dense.bias"),
+        ],
         domain=MS,
         epsilon=cfg.layer_norm_eps,
     )[0]
@@ -128,8 +140,13 @@ def _layer(g: _Graph, cfg: BertConfig, i: int, hidden: str, mask_index: str) -> 
     down = g.op1("MatMul", [act, g.weight(f"{p}output.dense.weight", transpose=True)])
     return g.op(
         "SkipLayerNormalization",
-        [down, hidden, g.weight(f"{p}output.LayerNorm.weight"), g.weight(f"{p}output.LayerNorm.bias"),
-         g.weight(f"{p}output.dense.bias")],
+        [
+            down,
+            hidden,
+            g.weight(f"{p}output.LayerNorm.weight"),
+            g.weight(f"{p}output.LayerNorm.bias"),
+            g.weight(f"{p}output.dense.bias"),
+        ],
         domain=MS,
         epsilon=cfg.layer_norm_eps,
     )[0]
@@ -141,7 +158,9 @@ def _mean_pool_normalise(g: _Graph, hidden: str) -> str:
     mask3 = g.op1("Unsqueeze", [mask, g.const("axis_last", np.array([-1], np.int64))])
     axis1 = g.const("axis_tokens", np.array([1], np.int64))
     summed = g.op1("ReduceSum", [g.op1("Mul", [hidden, mask3]), axis1], keepdims=0)
-    count = g.op1("Max", [g.op1("ReduceSum", [mask, axis1], keepdims=1), g.const("min_count", np.float32(1e-9))])
+    count = g.op1(
+        "Max", [g.op1("ReduceSum", [mask, axis1], keepdims=1), g.const("min_count", np.float32(1e-9))]
+    )
     mean = g.op1("Div", [summed, count])
     norm = g.op1("ReduceL2", [mean, g.const("axis_hidden", np.array([-1], np.int64))], keepdims=1)
     norm = g.op1("Max", [norm, g.const("min_norm", np.float32(1e-12))])
@@ -163,7 +182,9 @@ def build_sentence_encoder(weights: Mapping[str, np.ndarray], config: BertConfig
             helper.make_tensor_value_info("input_ids", TensorProto.INT32, batch_seq),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT32, batch_seq),
         ],
-        outputs=[helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", config.hidden_size])],
+        outputs=[
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", config.hidden_size])
+        ],
         initializer=g.initializers,
     )
     model = helper.make_model(
