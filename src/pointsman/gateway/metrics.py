@@ -43,6 +43,7 @@ class Metrics:
         if backend_states is not None:
             r.register(_BackendCollector(backend_states))
         self._children: dict[tuple, tuple] = {}
+        self._usage: dict[tuple, tuple] = {}
 
     def observe(
         self,
@@ -69,12 +70,19 @@ class Metrics:
             children[2].observe(first_byte_s)
 
     def usage(self, route: str, model: str, prompt: int | None, completion: int | None, cost: float | None) -> None:
+        key = (route, model)
+        children = self._usage.get(key)
+        if children is None:
+            children = self._usage[key] = (
+                self.tokens.labels(model, "prompt"), self.tokens.labels(model, "completion"),
+                self.cost.labels(route, model),
+            )
         if prompt:
-            self.tokens.labels(model, "prompt").inc(prompt)
+            children[0].inc(prompt)
         if completion:
-            self.tokens.labels(model, "completion").inc(completion)
+            children[1].inc(completion)
         if cost:
-            self.cost.labels(route, model).inc(cost)
+            children[2].inc(cost)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -106,3 +106,13 @@ def _loop_factory():
         return uvloop.new_event_loop
     except ImportError:
         return None
+
+
+def app_from_env():
+    """An app factory for other ASGI servers: `granian --factory pointsman.gateway.server:app_from_env`, with
+    the config file in $POINTSMAN_CONFIG."""
+    import os
+
+    from pointsman.gateway.app import create_app
+
+    return create_app(Gateway(load_config(os.environ["POINTSMAN_CONFIG"])))
