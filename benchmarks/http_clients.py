@@ -10,7 +10,7 @@ OpenAIBackend (aiohttp underneath, with timeouts, breaker, limits, JSON parsing 
 Exits non-zero when httpx beats aiohttp on requests/s (the choice in backends/http.py would no longer hold) or
 when dispatch adds more than --max-dispatch-us to the p50 at concurrency 1.
 
-    python benchmarks/http_clients.py [--seconds 2] [--repeats 3]
+    python benchmarks/http_clients.py [--seconds 2] [--repeats 3] [--loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -149,14 +149,18 @@ def main() -> int:
         default=150.0,
         help="most p50 microseconds the dispatcher may add over raw aiohttp",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop of the clients (uvicorn, and so the gateway, runs on uvloop)",
+    )
     args = parser.parse_args()
-    try:
+    loop_name = args.loop
+    if loop_name == "uvloop":
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-        loop_name = "uvloop"
-    except ImportError:
-        loop_name = "asyncio"
 
     with spawn_upstream("--reply", REPLY) as base:
         url = base + "/v1/chat/completions"

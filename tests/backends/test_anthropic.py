@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pointsman.backends.anthropic_translate import from_anthropic, to_anthropic
+from pointsman.backends.anthropic_translate import StreamTranslator, from_anthropic, to_anthropic
 from pointsman.backends.base import BackendError
 from pointsman.backends.dispatch import Dispatcher
 from pointsman.backends.factory import make_backend
@@ -302,3 +302,14 @@ async def test_a_missing_api_key_variable_is_named(upstream: UpstreamServer) -> 
         BackendError, match="environment variable POINTSMAN_NO_SUCH_KEY \\(api_key_env\\) is not set"
     ):
         await backend.start()
+
+
+def test_an_error_event_mid_stream_ends_it_with_a_backend_error() -> None:
+    translator = StreamTranslator(include_usage=True)
+    start = {"type": "message_start", "message": {"id": "msg_1", "model": "c", "usage": {"input_tokens": 3}}}
+    assert translator.feed(start)[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert translator.feed({"type": "ping"}) == []
+    with pytest.raises(BackendError, match="overloaded_error: Overloaded") as raised:
+        translator.feed({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    assert raised.value.code == "upstream_stream_error" and raised.value.retryable
+    assert not translator.done

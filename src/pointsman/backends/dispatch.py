@@ -496,9 +496,10 @@ class Dispatcher:
                     member.hold_until = max(member.hold_until, _now() + err.retry_after)
                 if err.status in _REQUEST_STATUSES and err.code not in _MODEL_LIMIT_CODES:
                     raise self._give_up(attempts, err)  # the request's own fault: no model would take it
-                if not err.retryable or err.code == "timeout":
+                again = err.retryable and err.code != "timeout"  # a timeout would likely be as slow again
+                log.info("backend %s failed: %s%s", member.name, err.code, " (retryable)" if again else "")
+                if not again:
                     break
-                log.info("backend %s: %s, retrying", member.name, err.code)
             return None, err
         finally:
             if not keep_slot:

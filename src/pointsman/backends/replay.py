@@ -24,7 +24,6 @@ from pointsman.data.routeprofile import RecordedCall, RecordedResponses, load_re
 
 WORDS_PER_CHUNK = 4
 _PIECE = re.compile(rf"(?:\s*\S+){{1,{WORDS_PER_CHUNK}}}\s*")
-_ids = itertools.count(1)
 
 
 @lru_cache(maxsize=4)
@@ -47,6 +46,7 @@ class ReplayBackend(Backend):
     def __init__(self, config: BackendConfig) -> None:
         super().__init__(config)
         self._data: RecordedResponses | None = None
+        self._ids = itertools.count(1)
 
     async def start(self) -> None:
         if self._data is not None:
@@ -91,7 +91,7 @@ class ReplayBackend(Backend):
         if self.config.replay_tokens_per_s:
             await asyncio.sleep(call.completion_tokens / self.config.replay_tokens_per_s)
         return {
-            "id": f"chatcmpl-replay-{next(_ids)}",
+            "id": f"chatcmpl-replay-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.config.upstream_model,
@@ -109,7 +109,7 @@ class ReplayBackend(Backend):
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         call = await self._lookup(body)
         head = {
-            "id": f"chatcmpl-replay-{next(_ids)}",
+            "id": f"chatcmpl-replay-{next(self._ids)}",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": self.config.upstream_model,
