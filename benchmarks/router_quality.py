@@ -50,7 +50,9 @@ def task_mean_scores(dataset: RoutingDataset, protocol: Protocol) -> Scores:
         prior = np.nanmean(dataset.quality[train], axis=0)
         for task in set(tasks[test]):
             rows = train[tasks[train] == task]
-            quality[test[tasks[test] == task]] = np.nanmean(dataset.quality[rows], axis=0) if len(rows) else prior
+            quality[test[tasks[test] == task]] = (
+                np.nanmean(dataset.quality[rows], axis=0) if len(rows) else prior
+            )
         cost[test] = CostModel().fit(dataset.subset(train)).predict([dataset.prompts[i] for i in test])
     truth = Truth.of(dataset)
     refs = References.of(truth)
@@ -58,8 +60,12 @@ def task_mean_scores(dataset: RoutingDataset, protocol: Protocol) -> Scores:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "llmrouter"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "llmrouter")
+    )
     parser.add_argument("--routers", default="all")
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -89,7 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.cv}-fold grouped CV: best single {best.quality:.3f} (issue {REFERENCE_BEST_SINGLE}), "
         f"oracle {report.dataset.oracle_quality:.3f} (issue {REFERENCE_ORACLE})"
     )
-    for col in ("router", "max quality", "gap closed [95% CI]", "cost ratio [95% CI]", "AIQ", "issue: gap / ratio"):
+    for col in (
+        "router",
+        "max quality",
+        "gap closed [95% CI]",
+        "cost ratio [95% CI]",
+        "AIQ",
+        "issue: gap / ratio",
+    ):
         table.add_column(col, justify="left" if col == "router" else "right")
     for label, r in report.routers.items():
         ref = REFERENCE.get(r.name)
@@ -97,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{label} (default)" if r.name == default else label,
             f"{r.scores.max_quality:.3f}",
             _with_ci(r.scores.oracle_gap_closed, r.ci95.get("oracle_gap_closed")),
-            _with_ci(r.scores.cost_ratio_at_best_single_quality, r.ci95.get("cost_ratio_at_best_single_quality"), "x"),
+            _with_ci(
+                r.scores.cost_ratio_at_best_single_quality,
+                r.ci95.get("cost_ratio_at_best_single_quality"),
+                "x",
+            ),
             f"{r.scores.aiq:.3f}",
             f"{ref[0]:.2f} / {ref[1]:.2f}x" if ref else "",
         )
@@ -123,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "OK" if ok else "FAIL"
     console.print(
         f"{verdict}: default router {default}: gap closed {_with_ci(s.oracle_gap_closed, None)} "
-        f"(target >= {TARGET_GAP_CLOSED}), cost ratio {_with_ci(ratio, None, 'x')} (target <= {TARGET_COST_RATIO}x)"
+        f"(target >= {TARGET_GAP_CLOSED}), cost ratio {_with_ci(ratio, None, 'x')} "
+        f"(target <= {TARGET_COST_RATIO}x)"
     )
     return 0 if ok else 1
 

@@ -46,9 +46,7 @@ def test_lambda_grid_spans_the_break_points():
 def test_quality_target_holds_on_held_out_prompts(target):
     pred_q, pred_c, truth = synthetic(8000, 3)  # a world where routing beats the best single model
     cal, held = np.arange(4000), np.arange(4000, 8000)
-    obj = calibrate(
-        Objective(quality_target=target), pred_q[cal], pred_c[cal], truth.subset(cal)
-    )
+    obj = calibrate(Objective(quality_target=target), pred_q[cal], pred_c[cal], truth.subset(cal))
     assert obj.lambda_ is not None and obj.calibration.met
     assert obj.calibration.relative_quality >= target
     got = achieved(obj, pred_q[held], pred_c[held], truth.subset(held))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -47,7 +48,14 @@ def clean_errors() -> Iterator[None]:
 
     try:
         yield
-    except (UsageError, DataFormatError, EvaluationError, ObjectiveError, RouterFileError, ImportError) as exc:
+    except (
+        UsageError,
+        DataFormatError,
+        EvaluationError,
+        ObjectiveError,
+        RouterFileError,
+        ImportError,
+    ) as exc:
         _fail(str(exc))
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()))
@@ -64,7 +72,7 @@ def _fail(message: str) -> None:
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, Any]:
-    """['k=v', 'a=1,b=2'] -> {'k': 'v', 'a': 1, 'b': 2}; values read as YAML scalars (numbers, bools, lists)."""
+    """['k=v', 'a=1,b=2'] -> {'k': 'v', 'a': 1, 'b': 2}; values are read as YAML (numbers, bools, lists)."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -124,7 +132,9 @@ def parse_router_params(items: list[str], routers: list[str]) -> dict[str, dict[
         if not dot:
             raise UsageError(f"--param {key}: name the router, e.g. knn.{key}={value}")
         if router not in routers:
-            raise UsageError(f"--param {key}: router {router!r} is not being evaluated ({', '.join(routers)})")
+            raise UsageError(
+                f"--param {key}: router {router!r} is not being evaluated ({', '.join(routers)})"
+            )
         out.setdefault(router, {})[name] = value
     return out
 
@@ -139,7 +149,9 @@ def resolve_routers(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"--routers: unknown router {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        raise UsageError(
+            f"--routers: unknown router {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
     if not names:
         raise UsageError("--routers: name at least one router, or 'all'")
     return names
@@ -152,7 +164,7 @@ def select_models(dataset, models: str | None):
     unknown = [n for n in names if n not in dataset.model_names]
     if unknown or len(names) < 2:
         raise UsageError(
-            f"--models: {'unknown ' + ', '.join(map(repr, unknown)) if unknown else 'name at least two models'}; "
+            f"--models: {'unknown ' + ', '.join(map(repr, unknown)) if unknown else 'give at least two'}; "
             f"the data has: {', '.join(dataset.model_names)}"
         )
     return dataset.select_models(names)
@@ -173,31 +185,42 @@ def eval_command(
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
     routers: str = typer.Option("all", "--routers", "-r", help="'all' or a comma-separated list of routers."),
-    param: list[str] = typer.Option([], "--param", "-p", help="A router parameter, router.key=value (repeat)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="A router parameter, router.key=value (repeat)."
+    ),
     models: str | None = typer.Option(
         None, "--models", "-m", help="Only these models (comma-separated); two give RouteLLM's APGR and CPT."
     ),
     cv: int = typer.Option(5, "--cv", min=2, help="Grouped cross-validation folds."),
     test_split: str | None = typer.Option(
-        None, "--test-split", help="Instead of CV: 'llmrouter' trains on train, tests on the 381 clean test prompts."
+        None,
+        "--test-split",
+        help="Instead of CV: 'llmrouter' trains on train, tests on the 381 clean test prompts.",
     ),
-    out: Path = typer.Option(Path("eval-out"), "--out", "-o", help="Output directory for report.json/.md, curves.png."),
+    out: Path = typer.Option(
+        Path("eval-out"), "--out", "-o", help="Output directory for report.json/.md, curves.png."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for folds, bootstrap and the calibration halves."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals (0: none)."),
+    bootstrap: int = typer.Option(
+        1000, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals (0: none)."
+    ),
     task_labels: bool = typer.Option(
-        False, "--task-labels", help="Give routers the prompts' task labels at prediction (a gateway has none)."
+        False,
+        "--task-labels",
+        help="Give routers the prompts' task labels at prediction (a gateway has none).",
     ),
     target: list[str] = typer.Option(
-        [], "--target", help="Calibration targets to report (default: quality_target=0.95 and 1.0 of best single)."
+        [],
+        "--target",
+        help="Calibration targets to report (default: quality_target=0.95 and 1.0 of best single).",
     ),
 ) -> None:
     """Cross-validate routers on routing data; write report.json, report.md and curves.png."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pointsman.evaluate.crossval import RouterSpec
+    from pointsman.evaluate.crossval import RouterSpec, default_router_name
     from pointsman.evaluate.plot import plot_curves
     from pointsman.evaluate.runner import DEFAULT_TARGETS, Protocol, Setup, run_evaluation
-    from pointsman.evaluate.crossval import default_router_name
 
     console = Console()
     with clean_errors():
@@ -208,7 +231,9 @@ def eval_command(
             if not t.is_target:
                 raise UsageError(f"--target {t.describe()!r}: give quality_target=... or budget_per_1k=...")
         ds = select_models(_load(data, format, prices, console), models)
-        setup = Setup(Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets)
+        setup = Setup(
+            Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets
+        )
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:
             spec.make()  # bad parameters fail now, not after minutes of work
@@ -241,7 +266,9 @@ def _summary_table(report) -> Table:
             f"{label} (default)" if r.name == report.default_router else label,
             _num(s.max_quality),
             _num(s.oracle_gap_closed),
-            "never" if s.cost_ratio_at_best_single_quality is None else f"{s.cost_ratio_at_best_single_quality:.3f}x",
+            "never"
+            if s.cost_ratio_at_best_single_quality is None
+            else f"{s.cost_ratio_at_best_single_quality:.3f}x",
             _num(s.aiq),
         ]
         if two:
@@ -299,14 +326,16 @@ def train_command(
             path = fitted.save(output)
     console.print(
         f"[bold]{spec.label}[/bold] fitted on {ds.n_prompts:,} prompts x {ds.n_models} models "
-        f"({dropped} unscored prompts dropped) in {seconds:.1f} s -> {path} ({path.stat().st_size / 1024:.0f} KiB)"
+        f"({dropped} unscored prompts dropped) in {seconds:.1f} s -> {path} "
+        f"({path.stat().st_size / 1024:.0f} KiB)"
     )
     console.print(f"models: {', '.join(fitted.model_names)}")
     for obj in resolved:
         rec = obj.calibration
         status = "met" if rec.met else "[red]NOT met[/red]"
         console.print(
-            f"objective {rec.target}: {status} on {rec.n_prompts} held-out prompts with lambda={obj.lambda_:g} "
+            f"objective {rec.target}: {status} on {rec.n_prompts} held-out prompts "
+            f"with lambda={obj.lambda_:g} "
             f"(quality {rec.quality:.3f}, ${rec.cost_per_1k:.4f} per 1k requests); for a route profile:"
         )
         console.print(yaml.safe_dump({"objective": obj.dump()}, sort_keys=False).rstrip(), highlight=False)
@@ -329,7 +358,8 @@ def route_command(
         obj = parse_objective(objective)
         if not obj.is_resolved:
             raise UsageError(
-                f"--objective {obj.describe()!r} is a target: calibrate it with `pointsman train --objective` "
+                f"--objective {obj.describe()!r} is a target: calibrate it with "
+                "`pointsman train --objective` "
                 "and pass the lambda it prints"
             )
         model = Router.load(router)

@@ -39,14 +39,17 @@ class Resamples:
 
 def intervals(sweep: Sweep, resamples: Resamples) -> dict[str, Interval]:
     """Metric name -> (2.5%, 97.5%) percentile. A cost ratio never reached in a resample counts as +inf, so
-    a bound of None means "not reached"; metrics undefined here (APGR on more than two models) are left out."""
+    a bound of None means "not reached"; metrics undefined here (APGR on more than two models) are
+    left out."""
     curves = sweep.weighted_curves(resamples.counts, resamples.references[0].strong)
     values: dict[str, list[float]] = {f.name: [] for f in fields(Scores)}
     for curve, refs in zip(curves, resamples.references):
         scores = curve.score(refs)
         for name in values:
             value = getattr(scores, name)
-            values[name].append((math.inf if name in _NEVER_REACHED else math.nan) if value is None else value)
+            values[name].append(
+                (math.inf if name in _NEVER_REACHED else math.nan) if value is None else value
+            )
     out: dict[str, Interval] = {}
     for name, vals in values.items():
         arr = np.asarray(vals)

@@ -7,8 +7,9 @@ and the metrics are computed once over the pooled predictions rather than averag
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def default_router_name() -> str | None:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Held-out predicted quality and cost (n_rows, m) for `rows` of the dataset, columns in its model order."""
+    """Held-out predicted quality and cost (n_rows, m) for `rows` of the dataset, in its model order."""
 
     rows: np.ndarray
     quality: np.ndarray
@@ -106,7 +107,9 @@ def predict_held_out(
         queries = Queries(texts=list(part.prompts), tasks=list(part.tasks) if task_labels else None)
         cols = _columns(spec, router, dataset)
         quality[np.ix_(test, cols)] = _check(spec, "predict", router.predict(queries), len(test), len(cols))
-        cost[np.ix_(test, cols)] = _check(spec, "predict_cost", router.predict_cost(queries), len(test), len(cols))
+        cost[np.ix_(test, cols)] = _check(
+            spec, "predict_cost", router.predict_cost(queries), len(test), len(cols)
+        )
         fit_s += t1 - t0
         predict_s += time.perf_counter() - t1
         if on_fold is not None:
@@ -125,5 +128,7 @@ def _columns(spec: RouterSpec, router: Router, dataset: RoutingDataset) -> np.nd
 def _check(spec: RouterSpec, method: str, values: Any, n: int, m: int) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n, m):
-        raise EvaluationError(f"router {spec.label!r}: {method} returned shape {arr.shape}, expected ({n}, {m})")
+        raise EvaluationError(
+            f"router {spec.label!r}: {method} returned shape {arr.shape}, expected ({n}, {m})"
+        )
     return arr

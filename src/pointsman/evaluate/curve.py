@@ -128,7 +128,8 @@ class Sweep:
     ) -> Sweep:
         if pred_quality.shape != truth.quality.shape or pred_cost.shape != truth.quality.shape:
             raise ValueError(
-                f"predictions {pred_quality.shape}/{pred_cost.shape} do not match the data {truth.quality.shape}"
+                f"predictions {pred_quality.shape}/{pred_cost.shape} do not match the data "
+                f"{truth.quality.shape}"
             )
         if lambdas is None:
             lambdas = lambda_grid(pred_quality, pred_cost)
@@ -154,4 +155,6 @@ class Sweep:
 
 def oracle_sweep(truth: Truth) -> Sweep:
     """The frontier of perfect foresight: the sweep with the true quality and cost as predictions."""
-    return Sweep.run(np.where(truth.known, truth.quality, np.nan), np.where(truth.known, truth.cost, np.nan), truth)
+    return Sweep.run(
+        np.where(truth.known, truth.quality, np.nan), np.where(truth.known, truth.cost, np.nan), truth
+    )

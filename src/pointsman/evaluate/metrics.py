@@ -104,7 +104,9 @@ def apgr(strong_share: np.ndarray, quality: np.ndarray, weak: float, strong: flo
     return float(np.sum((pgr[1:] + pgr[:-1]) / 2 * np.diff(s)))
 
 
-def cpt(strong_share: np.ndarray, quality: np.ndarray, weak: float, strong: float, fraction: float) -> float | None:
+def cpt(
+    strong_share: np.ndarray, quality: np.ndarray, weak: float, strong: float, fraction: float
+) -> float | None:
     """Call-performance threshold: least share of strong calls whose curve recovers `fraction` of the gap."""
     if strong == weak:
         return None

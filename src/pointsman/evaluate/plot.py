@@ -29,7 +29,9 @@ def plot_curves(report: Report, path: str | Path) -> Path:
         ax.plot(hc * per_1k, hq, "-", color=color, linewidth=width, label=f"{name}: max {hq[-1]:.3f}")
 
     oc, oq = report.oracle_curve.hull()
-    ax.plot(oc * per_1k, oq, "--", color="0.45", linewidth=1.2, label=f"oracle frontier: {ds.oracle_quality:.3f}")
+    ax.plot(
+        oc * per_1k, oq, "--", color="0.45", linewidth=1.2, label=f"oracle frontier: {ds.oracle_quality:.3f}"
+    )
     ax.plot(ds.oracle_cost * per_1k, ds.oracle_quality, "*", color="0.2", markersize=14)
 
     costs = np.array([m.cost for m in ds.models]) * per_1k

@@ -160,7 +160,8 @@ class Report:
             f"{ds.n_prompts} prompts x {len(ds.models)} models; {self.evaluation['protocol']}; "
             f"95% bootstrap intervals over prompts ({self.evaluation['bootstrap']} resamples).",
             "",
-            f"- best single model: **{best.name}**, quality {best.quality:.3f} at ${best.cost * 1000:.4f} per 1k "
+            f"- best single model: **{best.name}**, quality {best.quality:.3f} "
+            f"at ${best.cost * 1000:.4f} per 1k "
             "requests",
             f"- oracle: quality {ds.oracle_quality:.3f} at ${ds.oracle_cost * 1000:.4f} per 1k requests",
             f"- default router: {self.default_router or 'none'}",

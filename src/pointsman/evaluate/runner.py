@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import numpy as np
 from rich.progress import Progress
@@ -85,7 +85,9 @@ def run_evaluation(
     results: dict[str, RouterResult] = {}
     truth = resamples = None
     for spec in specs:
-        preds = predict_held_out(spec, dataset, splits, setup.task_labels, on_fold=steps.fold(spec, len(splits)))
+        preds = predict_held_out(
+            spec, dataset, splits, setup.task_labels, on_fold=steps.fold(spec, len(splits))
+        )
         if truth is None:
             truth = Truth(dataset.quality[preds.rows], dataset.cost[preds.rows])
             resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
@@ -144,7 +146,7 @@ def _calibrations(preds: Predictions, truth: Truth, setup: Setup) -> list[Calibr
 
 
 def _redirected(preds: Predictions, truth: Truth, sweep: Sweep) -> float | None:
-    """Share of (prompt, lambda) choices that would have landed on an unknown score without the restriction."""
+    """Share of (prompt, lambda) choices that would land on an unknown score without the restriction."""
     if truth.known.all():
         return None
     free = sweep_lambda(preds.quality, preds.cost, sweep.lambdas)
@@ -191,7 +193,9 @@ class _Steps:
     def fold(self, spec: RouterSpec, n: int):
         def on_fold(k: int) -> None:
             if self.progress is not None:
-                self.progress.update(self.fit, advance=1, description=f"fit + predict {spec.label} ({k + 1}/{n})")
+                self.progress.update(
+                    self.fit, advance=1, description=f"fit + predict {spec.label} ({k + 1}/{n})"
+                )
 
         return on_fold
 

@@ -25,7 +25,9 @@ class Truth:
 
     def __post_init__(self) -> None:
         if self.quality.shape != self.cost.shape or self.quality.ndim != 2:
-            raise ValueError(f"quality {self.quality.shape} and cost {self.cost.shape} must be equal 2-D shapes")
+            raise ValueError(
+                f"quality {self.quality.shape} and cost {self.cost.shape} must be equal 2-D shapes"
+            )
         empty = ~self.known.any(axis=1)
         if empty.any():
             raise ValueError(

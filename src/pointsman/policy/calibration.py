@@ -148,7 +148,9 @@ def calibrate(
     objective: Objective, pred_quality: np.ndarray, pred_cost: np.ndarray, truth: Truth
 ) -> Objective:
     """Resolve a target objective on calibration data (predictions for prompts not trained on)."""
-    tradeoff = Tradeoff.measure(pred_quality, pred_cost, truth, max_cost_per_request=objective.max_cost_per_request)
+    tradeoff = Tradeoff.measure(
+        pred_quality, pred_cost, truth, max_cost_per_request=objective.max_cost_per_request
+    )
     return tradeoff.resolve(objective)
 
 

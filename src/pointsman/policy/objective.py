@@ -20,7 +20,8 @@ cost, then models with no quality prediction (NaN) by cost. A NaN predicted cost
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -68,7 +69,9 @@ class Objective(BaseModel):
         if self.quality_target is not None and self.budget_per_1k is not None:
             raise ValueError("give either 'quality_target' or 'budget_per_1k', not both")
         if self.within is not None and self.is_target:
-            raise ValueError("'within' cannot be combined with a calibrated target (targets resolve to lambda)")
+            raise ValueError(
+                "'within' cannot be combined with a calibrated target (targets resolve to lambda)"
+            )
         if self.lambda_ is None and self.within is None and not self.is_target:
             object.__setattr__(self, "lambda_", 0.0)  # the default objective: best predicted quality
         return self
