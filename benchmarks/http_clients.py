@@ -3,7 +3,8 @@
 One shared client each, the same local upstream (`pointsman.testing.upstreams` in its own process, a fixed
 ~20-word answer), measured in one run with the clients interleaved so they share the machine's noise:
 - requests/s with 32 concurrent requests over a 32-connection pool (non-streaming and streaming);
-- p50 latency of one request at a time (concurrency 1), non-streaming.
+- p50 latency of one request at a time (concurrency 1), non-streaming, the clients taking turns request by
+  request; the dispatch overhead is the median of the paired differences pointsman - aiohttp.
 Each figure is the median of --repeats runs. Columns: raw aiohttp, raw httpx, and pointsman's Dispatcher +
 OpenAIBackend (aiohttp underneath, with timeouts, breaker, limits, JSON parsing of every chunk).
 
@@ -110,20 +111,24 @@ async def throughput(call: Call, stream: bool, seconds: float, concurrency: int 
     return done / (time.perf_counter() - start)
 
 
-async def p50_ms(call: Call, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await call(False)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+async def latencies(calls: dict[str, Call], n: int) -> dict[str, list[float]]:
+    """Seconds per request at concurrency 1, the clients taking turns request by request (so that they sample
+    the same moments of a noisy machine and can be compared pair by pair)."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for i in range(n):
+        order = list(calls.items()) if i % 2 == 0 else list(calls.items())[::-1]
+        for name, call in order:
+            t = time.perf_counter()
+            await call(False)
+            times[name].append(time.perf_counter() - t)
+    return times
 
 
 async def measure(
     url: str, seconds: float, repeats: int, latency_n: int
 ) -> dict[str, dict[str, list[float]]]:
     results: dict[str, dict[str, list[float]]] = {
-        name: {"rps": [], "stream_rps": [], "p50": []} for name in CLIENTS
+        name: {"rps": [], "stream_rps": [], "p50": [], "added": []} for name in CLIENTS
     }
     clients = {name: make(url) for name, make in CLIENTS.items()}
     for call, _ in clients.values():  # warm up: open the pools
@@ -132,7 +137,11 @@ async def measure(
         for name, (call, _) in clients.items():
             results[name]["rps"].append(await throughput(call, False, seconds))
             results[name]["stream_rps"].append(await throughput(call, True, seconds))
-            results[name]["p50"].append(await p50_ms(call, latency_n))
+        times = await latencies({name: call for name, (call, _) in clients.items()}, latency_n)
+        for name, series in times.items():
+            results[name]["p50"].append(statistics.median(series) * 1000)
+            pairs = [t - a for t, a in zip(series, times["aiohttp"])]
+            results[name]["added"].append(statistics.median(pairs) * 1e6)
     for _, close in clients.values():
         await close()
     return results
@@ -181,9 +190,9 @@ def main() -> int:
         a, h, p = med["aiohttp"][key], med["httpx"][key], med["pointsman"][key]
         ratio = a / h if key != "p50" else h / a
         print(f"{label:34}{fmt.format(a):>12}{fmt.format(h):>12}{fmt.format(p):>12}{ratio:>14.1f}x")
-    added_us = (med["pointsman"]["p50"] - med["aiohttp"]["p50"]) * 1000
+    added_us = med["pointsman"]["added"]
     print(
-        f"dispatch + OpenAIBackend over raw aiohttp: {added_us:+.0f} us at p50, "
+        f"dispatch + OpenAIBackend over raw aiohttp: {added_us:+.0f} us at p50 (median of paired differences), "
         f"{med['pointsman']['rps'] / med['aiohttp']['rps']:.2f}x the requests/s"
     )
 

@@ -30,6 +30,9 @@ _CONTEXT_HINTS = (
 )
 
 
+MAX_SSE_LINE = 1 << 20  # a streamed event (e.g. a big tool-call chunk) may be this large
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
@@ -152,7 +155,6 @@ class HttpBackend(Backend):
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
-            read_bufsize=1 << 20,  # SSE lines (e.g. a big tool-call chunk) up to 1 MB
         )
 
     async def close(self) -> None:
@@ -204,10 +206,19 @@ class HttpBackend(Backend):
         the caller stops early (client gone, error), the connection is closed instead.
         """
         complete = False
+        rest = b""  # an incomplete last line, until the next block completes it
         try:
-            async for line in resp.content:
-                if line.startswith(b"data:"):
-                    yield line[5:].strip()
+            # Whole blocks, split here: aiohttp's line reader costs two protocol round trips per line.
+            async for block in resp.content.iter_any():
+                lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
+                rest = lines.pop()
+                if len(rest) > MAX_SSE_LINE:
+                    raise bad_response(self.name, f"an SSE line longer than {MAX_SSE_LINE} bytes")
+                for line in lines:
+                    if line.startswith(b"data:"):
+                        yield line[5:].strip()
+            if rest.startswith(b"data:"):
+                yield rest[5:].strip()
             complete = True
         except aiohttp.ClientError as exc:
             raise connection_error(self.name, exc) from exc
