@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import email.utils
 import logging
@@ -9,6 +10,7 @@ import socket
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from pointsman.backends.base import BackendError
@@ -183,3 +185,34 @@ async def test_garbage_and_errors_are_backend_errors(backend: Any, upstream: Ups
     with pytest.raises(BackendError, match="not JSON") as raised:
         await backend.complete(chat(model="gpt-test"))
     assert raised.value.code == "bad_response" and raised.value.retryable
+
+
+async def test_sse_events_split_across_reads_are_reassembled() -> None:
+    """An upstream that sends its SSE body in 7-byte pieces, each flushed on its own."""
+    events = [
+        {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": w}}]}
+        for w in ("Hello", " split", " world")
+    ]
+    body = b"".join(b"data: " + orjson.dumps(e) + b"\r\n\r\n" for e in events) + b"data: [DONE]\n\n"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        for i in range(0, len(body), 7):
+            piece = body[i : i + 7]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    backend = make_backend(BackendConfig(name="s", kind="openai", base_url=f"http://127.0.0.1:{port}/v1"))
+    chunks = [c async for c in backend.stream(chat())]
+    assert chunks == events
+    await backend.close()
+    server.close()
