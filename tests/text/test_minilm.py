@@ -31,7 +31,7 @@ def test_fp32_matches_sentence_transformers(fp32: MiniLMEncoder) -> None:
 
 def test_int8_stays_close_to_fp32(fp32: MiniLMEncoder, int8: MiniLMEncoder) -> None:
     agreement = cosines(int8.encode(TEXTS), fp32.encode(TEXTS))
-    assert agreement.min() >= 0.97 and agreement.mean() >= 0.99, agreement.round(4)
+    assert agreement.min() >= 0.985 and agreement.mean() >= 0.995, agreement.round(4)
     # ...but it is a different encoder: its vectors are not the fp32 ones.
     assert agreement.min() < 0.99999
 

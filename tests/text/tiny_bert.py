@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save_file
+from tokenizers import Tokenizer, pre_tokenizers, processors
+from tokenizers.models import WordPiece
 
 from pointsman.text.weights import ModelFiles
 
@@ -19,7 +21,7 @@ TINY = {
     "intermediate_size": 32,
     "layer_norm_eps": 1e-12,
     "vocab_size": 50,
-    "max_position_embeddings": 24,
+    "max_position_embeddings": 256,
     "type_vocab_size": 2,
 }
 
@@ -55,5 +57,19 @@ def write_tiny_bert(directory: Path, seed: int = 0) -> ModelFiles:
     directory.mkdir(parents=True, exist_ok=True)
     save_file(tiny_bert_weights(seed), str(directory / "model.safetensors"))
     (directory / "config.json").write_text(json.dumps(TINY))
-    (directory / "tokenizer.json").write_text("{}")
+    tiny_tokenizer().save(str(directory / "tokenizer.json"))
     return ModelFiles(directory)
+
+
+def tiny_tokenizer() -> Tokenizer:
+    """A BERT-style WordPiece tokenizer over the TINY vocabulary: specials, then letters and digits."""
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    pieces = list("abcdefghijklmnopqrstuvwxyz0123456789.,?!'-")
+    vocab = {p: i for i, p in enumerate(specials + pieces + [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"])}
+    vocab = {p: i for p, i in vocab.items() if i < TINY["vocab_size"]}
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
+    )
+    return tokenizer

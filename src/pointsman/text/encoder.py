@@ -30,7 +30,7 @@ class Encoder(Protocol):
 
 
 # Serving default: see docs/embeddings.md ("Which numerics") for the measurements behind it.
-DEFAULT_QUANTIZED = False
+DEFAULT_QUANTIZED = True
 _ENCODERS = {"minilm": "all-MiniLM-L6-v2"}
 _shared: dict[tuple[str, bool], Encoder] = {}
 _shared_lock = threading.Lock()

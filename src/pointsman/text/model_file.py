@@ -12,14 +12,15 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from safetensors.numpy import load_file
+from tokenizers import Tokenizer
 
 from pointsman.text.cache_dir import cache_dir
 from pointsman.text.onnx_graph import GRAPH_VERSION, BertConfig, build_sentence_encoder
+from pointsman.text.quantize import CALIBRATION_TEXTS, quantize_int8
 from pointsman.text.weights import ModelFiles
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def model_file(files: ModelFiles, numerics: str, directory: Path | None = None) 
     int8 = directory / f"{stem}-int8.onnx"
     if not int8.exists():
         log.info("quantising %s", int8)
-        _write_atomic(int8, lambda tmp: quantize_int8(fp32, tmp))
+        _write_atomic(int8, lambda tmp: _build_int8(files, fp32, tmp))
     return int8
 
 
@@ -50,40 +51,12 @@ def _build_fp32(files: ModelFiles, out: Path) -> None:
     out.write_bytes(model.SerializeToString())
 
 
-def quantize_int8(fp32: Path, out: Path) -> None:
-    """onnxruntime dynamic quantisation: int8 weights per output channel, uint8 activations per tensor.
-
-    Every MatMul and the attention are quantised (per-tensor weights lose too much: cosine to fp32 about
-    0.95). Keeping the feed-forward down-projections in fp32 would lift agreement from about 0.994 to 0.997
-    but cost a third of the speed-up; see docs/embeddings.md for the measurements.
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with _without_preprocessing_advice():
-        quantize_dynamic(
-            fp32,
-            out,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            # The fused com.microsoft ops have no ONNX shape inference: their outputs are float.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-
-
-@contextmanager
-def _without_preprocessing_advice() -> Iterator[None]:
-    """Drop the quantiser's root-logger advice to run shape pre-processing (it does not apply here)."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
-
-    root = logging.getLogger()
-    root.addFilter(keep)
-    try:
-        yield
-    finally:
-        root.removeFilter(keep)
+def _build_int8(files: ModelFiles, fp32: Path, out: Path) -> None:
+    tokenizer = Tokenizer.from_file(str(files.tokenizer))
+    tokenizer.enable_truncation(256)
+    tokenizer.no_padding()
+    calibration = [e.ids for e in tokenizer.encode_batch(CALIBRATION_TEXTS)]
+    quantize_int8(fp32, calibration, out)
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
