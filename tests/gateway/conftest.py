@@ -51,15 +51,17 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., BackgroundGateway]]:
 @pytest.fixture()
 def gateway(ups: list[UpstreamThread], start_gateway: Callable[..., BackgroundGateway]) -> BackgroundGateway:
     """A gateway over m0..m2 with a default profile, a keyword rule, an alias and a direct fallback."""
-    return start_gateway({
-        "backends": backends_yaml(ups),
-        "profiles": [
-            {"name": "balanced", "candidates": ["m0", "m1"]},
-            {"name": "strong", "candidates": ["m2", "m1"], "fallbacks": ["m0"]},
-        ],
-        "rules": [
-            {"name": "code", "when": {"keywords": ["python", "stack trace"]}, "profile": "strong"},
-            {"name": "alias", "models": ["gpt-4"], "profile": "strong"},
-        ],
-        "fallbacks": {"m2": ["m1"]},
-    })
+    return start_gateway(
+        {
+            "backends": backends_yaml(ups),
+            "profiles": [
+                {"name": "balanced", "candidates": ["m0", "m1"]},
+                {"name": "strong", "candidates": ["m2", "m1"], "fallbacks": ["m0"]},
+            ],
+            "rules": [
+                {"name": "code", "when": {"keywords": ["python", "stack trace"]}, "profile": "strong"},
+                {"name": "alias", "models": ["gpt-4"], "profile": "strong"},
+            ],
+            "fallbacks": {"m2": ["m1"]},
+        }
+    )

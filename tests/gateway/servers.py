@@ -56,14 +56,21 @@ def backends_yaml(ups: list[UpstreamThread], **extra: Any) -> list[dict]:
     """Backends m0, m1, m2 on the three upstreams, fast timeouts and breakers for tests."""
     out = []
     for i, up in enumerate(ups):
-        out.append({
-            "name": f"m{i}", "kind": "openai", "base_url": up.url, "model": f"upstream-m{i}",
-            "input_price": float(i + 1), "output_price": float(2 * (i + 1)), "context_window": 4096,
-            "timeouts": {"connect": 1, "first_byte": 2, "idle": 1, "total": 10},
-            "retry": {"attempts": 1, "backoff": 0.01},
-            "breaker": {"failures": 3, "cooldown": 0.5},
-            **extra,
-        })
+        out.append(
+            {
+                "name": f"m{i}",
+                "kind": "openai",
+                "base_url": up.url,
+                "model": f"upstream-m{i}",
+                "input_price": float(i + 1),
+                "output_price": float(2 * (i + 1)),
+                "context_window": 4096,
+                "timeouts": {"connect": 1, "first_byte": 2, "idle": 1, "total": 10},
+                "retry": {"attempts": 1, "backoff": 0.01},
+                "breaker": {"failures": 3, "cooldown": 0.5},
+                **extra,
+            }
+        )
     return out
 
 

@@ -28,21 +28,54 @@ def test_sync_auto_routes_with_headers(gateway, ups) -> None:
 
 
 def test_fields_pass_through_faithfully(gateway, ups) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
     messages = [
         {"role": "system", "content": "be brief"},
-        {"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+        },
     ]
     client(gateway).chat.completions.create(
-        model="m1", messages=messages, tools=tools, tool_choice="auto", response_format={"type": "json_object"},
-        temperature=0.3, max_tokens=50, max_completion_tokens=60, stop=["\n\n"], n=1, user="u-1",
-        metadata={"team": "a"}, seed=7, top_p=0.9,
+        model="m1",
+        messages=messages,
+        tools=tools,
+        tool_choice="auto",
+        response_format={"type": "json_object"},
+        temperature=0.3,
+        max_tokens=50,
+        max_completion_tokens=60,
+        stop=["\n\n"],
+        n=1,
+        user="u-1",
+        metadata={"team": "a"},
+        seed=7,
+        top_p=0.9,
     )
     body = ups[1].requests()[0].body
-    for key, value in dict(messages=messages, tools=tools, tool_choice="auto", temperature=0.3, max_tokens=50,
-                           max_completion_tokens=60, stop=["\n\n"], n=1, user="u-1", metadata={"team": "a"},
-                           seed=7, top_p=0.9, response_format={"type": "json_object"}).items():
+    for key, value in dict(
+        messages=messages,
+        tools=tools,
+        tool_choice="auto",
+        temperature=0.3,
+        max_tokens=50,
+        max_completion_tokens=60,
+        stop=["\n\n"],
+        n=1,
+        user="u-1",
+        metadata={"team": "a"},
+        seed=7,
+        top_p=0.9,
+        response_format={"type": "json_object"},
+    ).items():
         assert body[key] == value, key
 
 
@@ -54,13 +87,19 @@ def test_rules_alias_and_direct(gateway, ups) -> None:
     assert code.headers["x-pointsman-route"] == "strong"
     assert code.headers["x-pointsman-reason"].startswith("rule code: keyword 'Python'")
     assert code.parse().model == "m2"
-    alias = c.chat.completions.with_raw_response.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
+    alias = c.chat.completions.with_raw_response.create(
+        model="gpt-4", messages=[{"role": "user", "content": "hi"}]
+    )
     assert alias.headers["x-pointsman-route"] == "strong"
-    direct = c.chat.completions.with_raw_response.create(model="m1", messages=[{"role": "user", "content": "hi"}])
+    direct = c.chat.completions.with_raw_response.create(
+        model="m1", messages=[{"role": "user", "content": "hi"}]
+    )
     assert direct.headers["x-pointsman-route"] == "direct"
     assert direct.headers["x-pointsman-reason"] == "model requested by name"
     assert direct.parse().model == "m1"
-    named = c.chat.completions.with_raw_response.create(model="strong", messages=[{"role": "user", "content": "hi"}])
+    named = c.chat.completions.with_raw_response.create(
+        model="strong", messages=[{"role": "user", "content": "hi"}]
+    )
     assert named.headers["x-pointsman-reason"].startswith("profile requested by name")
 
 
@@ -79,10 +118,14 @@ def test_streaming_sync(gateway, ups) -> None:
 
 
 def test_streaming_with_usage(gateway) -> None:
-    chunks = list(client(gateway).chat.completions.create(
-        model="m2", messages=[{"role": "user", "content": "count these words"}], stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        client(gateway).chat.completions.create(
+            model="m2",
+            messages=[{"role": "user", "content": "count these words"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     assert chunks[-1].choices == []
 
@@ -91,13 +134,16 @@ async def test_async_client_concurrent(gateway) -> None:
     c = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
     import asyncio
 
-    replies = await asyncio.gather(*(
-        c.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"number {i}"}])
-        for i in range(20)
-    ))
+    replies = await asyncio.gather(
+        *(
+            c.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"number {i}"}])
+            for i in range(20)
+        )
+    )
     assert [r.choices[0].message.content for r in replies] == [f"You said: number {i}" for i in range(20)]
-    stream = await c.chat.completions.create(model="strong", messages=[{"role": "user", "content": "a b"}],
-                                             stream=True)
+    stream = await c.chat.completions.create(
+        model="strong", messages=[{"role": "user", "content": "a b"}], stream=True
+    )
     text = "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
     assert text == "You said: a b"
     await c.close()
@@ -116,7 +162,10 @@ def test_models_health_ready_metrics(gateway) -> None:
     text = httpx.get(gateway.url + "/metrics").text
     assert 'pointsman_requests_total{model="m0",route="balanced",status="200"} 1.0' in text
     assert 'pointsman_backend_breaker_state{backend="m0"} 0.0' in text
-    assert "pointsman_request_seconds_bucket" in text and 'pointsman_tokens_total{kind="prompt",model="m0"}' in text
+    assert (
+        "pointsman_request_seconds_bucket" in text
+        and 'pointsman_tokens_total{kind="prompt",model="m0"}' in text
+    )
 
 
 def test_decision_log_rows(gateway) -> None:
@@ -142,8 +191,13 @@ def test_decision_log_rows(gateway) -> None:
 
 
 def test_content_logged_only_when_configured(ups, start_gateway) -> None:
-    gw = start_gateway({"backends": backends_yaml(ups), "profiles": [{"name": "p", "candidates": ["m0"]}],
-                        "store": {"path": "c.db", "log_content": True}})
+    gw = start_gateway(
+        {
+            "backends": backends_yaml(ups),
+            "profiles": [{"name": "p", "candidates": ["m0"]}],
+            "store": {"path": "c.db", "log_content": True},
+        }
+    )
     messages = [{"role": "user", "content": "remember this"}]
     client(gw).chat.completions.create(model="auto", messages=messages)
     list(client(gw).chat.completions.create(model="auto", messages=messages, stream=True))

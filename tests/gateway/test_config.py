@@ -33,7 +33,10 @@ def test_examples_validate(path: Path) -> None:
 
 
 def test_unknown_backend_is_named_with_path_and_line() -> None:
-    text = BACKENDS + "profiles:\n  - name: p\n    candidates: [a]\n  - name: q\n    candidates:\n      - gpt-5\n"
+    text = (
+        BACKENDS
+        + "profiles:\n  - name: p\n    candidates: [a]\n  - name: q\n    candidates:\n      - gpt-5\n"
+    )
     assert problems(text) == ["g.yaml:10: profiles[1].candidates[0]: unknown backend 'gpt-5' (known: a, b)"]
 
 
@@ -45,25 +48,46 @@ def test_unknown_backend_is_named_with_path_and_line() -> None:
         ("profiles: [{name: auto, candidates: [a]}]", "profiles[0].name: 'auto' is reserved"),
         ("profiles: [{name: a, candidates: [a]}]", "profiles[0].name: 'a' is also a backend name"),
         ("profiles: [{name: p, candidates: [a, a]}]", "profiles[0].candidates[1]: 'a' is listed twice"),
-        ("profiles: [{name: p, candidates: [a], selector: {order: [b]}}]",
-         "profiles[0].selector.order[0]: 'b' is not one of this profile's candidates"),
-        ("profiles: [{name: p, candidates: [a], objective: {lambda: 1}}]",
-         "profiles[0].objective: an objective needs predictions"),
-        ("profiles: [{name: p, candidates: [a], selector: {router: nowhere.npz}}]",
-         "profiles[0].selector.router: /"),
-        ("profiles: [{name: p, candidates: [a], exploration: 1.5}]", "profiles[0].exploration: Input should be less"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: nope}]",
-         "rules[0].profile: unknown profile 'nope' (known: p)"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {regex: '('}}]",
-         "rules[0].when.regex: bad regular expression"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {}}]",
-         "rules[0].when: empty condition"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {prompt_tokens: {}}}]",
-         "rules[0].when.prompt_tokens: give at least one of gt, ge, lt, le"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {any: [{tools: maybe}]}}]",
-         "rules[0].when.any[0].tools: Input should be a valid boolean"),
-        ("profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, models: [a]}]",
-         "rules[0].models[0]: 'a' is a backend"),
+        (
+            "profiles: [{name: p, candidates: [a], selector: {order: [b]}}]",
+            "profiles[0].selector.order[0]: 'b' is not one of this profile's candidates",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a], objective: {lambda: 1}}]",
+            "profiles[0].objective: an objective needs predictions",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a], selector: {router: nowhere.npz}}]",
+            "profiles[0].selector.router: /",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a], exploration: 1.5}]",
+            "profiles[0].exploration: Input should be less",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: nope}]",
+            "rules[0].profile: unknown profile 'nope' (known: p)",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {regex: '('}}]",
+            "rules[0].when.regex: bad regular expression",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {}}]",
+            "rules[0].when: empty condition",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {prompt_tokens: {}}}]",
+            "rules[0].when.prompt_tokens: give at least one of gt, ge, lt, le",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {any: [{tools: maybe}]}}]",
+            "rules[0].when.any[0].tools: Input should be a valid boolean",
+        ),
+        (
+            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, models: [a]}]",
+            "rules[0].models[0]: 'a' is a backend",
+        ),
         ("default_profile: nope", "default_profile: unknown profile 'nope'"),
         ("fallbacks: {a: [c]}", "fallbacks.a[0]: unknown backend 'c'"),
         ("auth: {enabled: true}", "auth: auth is enabled but no keys"),
@@ -84,13 +108,17 @@ def test_mistakes_are_named(snippet: str, expected: str, tmp_path: Path) -> None
 def test_backend_mistakes_come_from_backend_config() -> None:
     text = "backends:\n  - {name: a, kind: openai}\n  - {name: b, kind: grpc, base_url: x}\n"
     out = problems(text)
-    assert any(line.startswith("g.yaml:2: backends[0]") and "base_url is required" in line for line in out), out
+    assert any(line.startswith("g.yaml:2: backends[0]") and "base_url is required" in line for line in out), (
+        out
+    )
     assert any(line.startswith("g.yaml:3: backends[1].kind") for line in out), out
 
 
 def test_not_yaml_and_not_a_mapping() -> None:
     assert problems("backends: [\n")[0].startswith("g.yaml:2: not valid YAML")
-    assert problems("- a\n- b\n") == ["g.yaml: expected a mapping of sections (server, backends, profiles, ...)"]
+    assert problems("- a\n- b\n") == [
+        "g.yaml: expected a mapping of sections (server, backends, profiles, ...)"
+    ]
 
 
 def test_missing_file() -> None:

@@ -54,9 +54,24 @@ def test_schemathesis_finds_nothing(gateway, tmp_path: Path) -> None:
     if exe is None:
         pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")
     run = subprocess.run(
-        [exe, "run", gateway.url + "/openapi.json", "--checks",
-         "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
-         "--max-examples", "15", "--workers", "1", "--phases", "coverage", "--seed", "1"],
-        capture_output=True, text=True, timeout=150, cwd=tmp_path,
+        [
+            exe,
+            "run",
+            gateway.url + "/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            "--max-examples",
+            "15",
+            "--workers",
+            "1",
+            "--phases",
+            "coverage",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-4000:]

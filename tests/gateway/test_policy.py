@@ -1,4 +1,4 @@
-"""The decision step (requested model + rules -> Decision) and selection (profiles, selectors, exploration)."""
+"""The decision step (requested model + rules -> Decision) and selection (profiles, selectors, exploring)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,30 @@ def cond(data: dict) -> Condition:
         ({"prompt_tokens": {"ge": 1, "lt": 10}}, view("short"), "prompt_tokens="),
         ({"tools": True}, view("hi", tools=[{"type": "function", "function": {"name": "f"}}]), "tools"),
         ({"tools": False}, view("hi"), "no tools"),
-        ({"images": True}, RequestView({"messages": [{"role": "user", "content": [
-            {"type": "text", "text": "what is it"}, {"type": "image_url", "image_url": {"url": "x"}}]}]}), "images"),
+        (
+            {"images": True},
+            RequestView(
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {"type": "text", "text": "what is it"},
+                                {"type": "image_url", "image_url": {"url": "x"}},
+                            ],
+                        }
+                    ]
+                }
+            ),
+            "images",
+        ),
         ({"images": True}, view("no image"), None),
         ({"any": [{"keywords": ["sql"]}, {"regex": "SELECT"}]}, view("SELECT 1"), "regex /SELECT/"),
-        ({"all": [{"keywords": ["sql"]}, {"tools": False}]}, view("an sql question"), "keyword 'sql' and no tools"),
+        (
+            {"all": [{"keywords": ["sql"]}, {"tools": False}]},
+            view("an sql question"),
+            "keyword 'sql' and no tools",
+        ),
         ({"keywords": ["sql"], "tools": True}, view("an sql question"), None),  # several keys: all must hold
         ({"not": {"keywords": ["sql"]}}, view("hello"), "not matched"),
         ({"not": {"keywords": ["sql"]}}, view("sql"), None),
@@ -59,33 +78,48 @@ def test_conditions(condition: dict, request_view: RequestView, expected: str | 
 
 
 def test_keywords_look_at_the_last_user_message_only() -> None:
-    v = RequestView({"messages": [
-        {"role": "system", "content": "You are a Python expert."},
-        {"role": "user", "content": "tell me about Python"},
-        {"role": "assistant", "content": "sure"},
-        {"role": "user", "content": "and about cats?"},
-    ]})
+    v = RequestView(
+        {
+            "messages": [
+                {"role": "system", "content": "You are a Python expert."},
+                {"role": "user", "content": "tell me about Python"},
+                {"role": "assistant", "content": "sure"},
+                {"role": "user", "content": "and about cats?"},
+            ]
+        }
+    )
     assert compile_condition(cond({"keywords": ["python"]}))(v) is None
 
 
 def decider(rules: list[dict] | None = None, profiles: list[str] = ("a", "b"), **kw) -> Decider:
-    text = yaml.safe_dump({
-        "backends": [{"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"} for n in ("m1", "m2")],
-        "profiles": [{"name": p, "candidates": ["m1", "m2"]} for p in profiles],
-        "rules": rules or [],
-        **kw,
-    })
+    text = yaml.safe_dump(
+        {
+            "backends": [
+                {"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"} for n in ("m1", "m2")
+            ],
+            "profiles": [{"name": p, "candidates": ["m1", "m2"]} for p in profiles],
+            "rules": rules or [],
+            **kw,
+        }
+    )
     cfg = parse_config(text)
     built = {p.name: build_profile(p, {b.name: b for b in cfg.backends}) for p in cfg.profiles}
-    return Decider.from_config(cfg.rules, built, backends=["m1", "m2"], default_profile=cfg.default_profile_name,
-                               fallbacks=cfg.fallbacks)
+    return Decider.from_config(
+        cfg.rules,
+        built,
+        backends=["m1", "m2"],
+        default_profile=cfg.default_profile_name,
+        fallbacks=cfg.fallbacks,
+    )
 
 
 def test_resolution_order() -> None:
     d = decider(
-        rules=[{"name": "code", "when": {"keywords": ["python"]}, "profile": "b"},
-               {"name": "alias", "models": ["gpt-4"], "profile": "b"},
-               {"name": "b-small", "models": ["b"], "when": {"prompt_tokens": {"lt": 10}}, "profile": "a"}],
+        rules=[
+            {"name": "code", "when": {"keywords": ["python"]}, "profile": "b"},
+            {"name": "alias", "models": ["gpt-4"], "profile": "b"},
+            {"name": "b-small", "models": ["b"], "when": {"prompt_tokens": {"lt": 10}}, "profile": "a"},
+        ],
         fallbacks={"m1": ["m2"]},
     )
     direct = d.decide(view("python"), "m1")
@@ -97,7 +131,9 @@ def test_resolution_order() -> None:
     assert d.decide(view("cats"), "gpt-4").route == "b"
     assert d.decide(view("hi"), "b").route == "a"  # a rule listing the profile's name applies first
     assert d.decide(view("a much longer question here"), "b").reason == "profile requested by name"
-    with pytest.raises(UnknownModel, match="The model 'gpt-5' does not exist; known: auto, a, b, gpt-4, m1, m2"):
+    with pytest.raises(
+        UnknownModel, match="The model 'gpt-5' does not exist; known: auto, a, b, gpt-4, m1, m2"
+    ):
         d.decide(view(), "gpt-5")
     with pytest.raises(BadModelRequest, match="static order"):
         d.decide(view(), "router-a-0.3")
@@ -118,8 +154,9 @@ def test_static_order_and_fallbacks() -> None:
 
 
 def test_exploration_logs_the_true_probability() -> None:
-    p = RouteProfile("p", StaticSelector(["a", "b", "c", "d"]), ["a", "b", "c", "d"], exploration=0.2,
-                     rng=random.Random(0))
+    p = RouteProfile(
+        "p", StaticSelector(["a", "b", "c", "d"]), ["a", "b", "c", "d"], exploration=0.2, rng=random.Random(0)
+    )
     picks: dict[str, list[float]] = {}
     for _ in range(4000):
         s = asyncio.run(p.select(view()))
@@ -187,8 +224,13 @@ def router_file(tmp_path: Path) -> Path:
 
 def test_router_selector_ranks_with_objective(tmp_path: Path) -> None:
     enc = CountingEncoder()
-    sel = RouterSelector(Router.load(router_file(tmp_path)), ["small", "big"], Objective(lambda_=10.0),
-                         prices={"small": (0.1, 0.4), "big": (5, 15)}, encoder=enc)
+    sel = RouterSelector(
+        Router.load(router_file(tmp_path)),
+        ["small", "big"],
+        Objective(lambda_=10.0),
+        prices={"small": (0.1, 0.4), "big": (5, 15)},
+        encoder=enc,
+    )
     easy = asyncio.run(sel.rank(view("what is 2+2")))
     assert easy.models == ["small", "big"]  # 0.58 - 0.001 beats 0.6 - 0.04
     assert easy.scored[0].quality == pytest.approx(0.58) and easy.scored[0].cost == pytest.approx(0.0001)
@@ -205,11 +247,25 @@ def test_router_selector_ranks_with_objective(tmp_path: Path) -> None:
 
 def test_router_profile_from_config_and_threshold_request(tmp_path: Path) -> None:
     path = router_file(tmp_path)
-    cfg = parse_config(yaml.safe_dump({
-        "backends": [{"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"} for n in ("big", "small")],
-        "profiles": [{"name": "smart", "candidates": ["big", "small"], "selector": {"router": path.name},
-                      "objective": {"lambda": 0}}],
-    }), base_dir=tmp_path)
+    cfg = parse_config(
+        yaml.safe_dump(
+            {
+                "backends": [
+                    {"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"}
+                    for n in ("big", "small")
+                ],
+                "profiles": [
+                    {
+                        "name": "smart",
+                        "candidates": ["big", "small"],
+                        "selector": {"router": path.name},
+                        "objective": {"lambda": 0},
+                    }
+                ],
+            }
+        ),
+        base_dir=tmp_path,
+    )
     profile = build_profile(cfg.profiles[0], {b.name: b for b in cfg.backends}, encoder=CountingEncoder())
     assert profile.learned
     d = Decider.from_config([], {"smart": profile}, backends=["big", "small"], default_profile="smart")
@@ -225,9 +281,22 @@ def test_router_file_must_know_the_candidates(tmp_path: Path) -> None:
     from pointsman.config.loader import ConfigError
 
     path = router_file(tmp_path)
-    with pytest.raises(ConfigError, match=r"profiles\[0\].selector.router: the router file predicts no quality "
-                                          r"for 'other' \(it knows: big, small, tiny\)"):
-        parse_config(yaml.safe_dump({
-            "backends": [{"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"} for n in ("big", "other")],
-            "profiles": [{"name": "smart", "candidates": ["big", "other"], "selector": {"router": path.name}}],
-        }), base_dir=tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=r"profiles\[0\].selector.router: the router file predicts no quality "
+        r"for 'other' \(it knows: big, small, tiny\)",
+    ):
+        parse_config(
+            yaml.safe_dump(
+                {
+                    "backends": [
+                        {"name": n, "kind": "openai", "base_url": "http://127.0.0.1:1/v1"}
+                        for n in ("big", "other")
+                    ],
+                    "profiles": [
+                        {"name": "smart", "candidates": ["big", "other"], "selector": {"router": path.name}}
+                    ],
+                }
+            ),
+            base_dir=tmp_path,
+        )

@@ -23,7 +23,9 @@ def sse_events(resp: httpx.Response) -> list[str]:
     return [line[6:] for line in resp.text.split("\n") if line.startswith("data: ")]
 
 
-@pytest.mark.parametrize("fault", ["status=500", "status=503", "reset", "garbage", "hang", "first_byte_delay=5"])
+@pytest.mark.parametrize(
+    "fault", ["status=500", "status=503", "reset", "garbage", "hang", "first_byte_delay=5"]
+)
 def test_fallback_serves_every_request(gateway, ups, fault) -> None:
     ups[0].set_fault(fault)
     resp = chat(gateway)
@@ -35,9 +37,16 @@ def test_fallback_serves_every_request(gateway, ups, fault) -> None:
 
 def test_stream_fallback_is_not_garbled(gateway, ups) -> None:
     ups[0].set_fault("status=500")
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", timeout=30, json={
-        "model": "auto", "stream": True, "messages": [{"role": "user", "content": "alpha beta gamma"}],
-    }) as resp:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        timeout=30,
+        json={
+            "model": "auto",
+            "stream": True,
+            "messages": [{"role": "user", "content": "alpha beta gamma"}],
+        },
+    ) as resp:
         resp.read()
     events = sse_events(resp)
     assert events[-1] == "[DONE]"
@@ -82,10 +91,12 @@ def test_all_fail_gets_clear_error_and_429_retry_after(gateway, ups) -> None:
 
 
 def test_breaker_opens_and_recovers(ups, start_gateway) -> None:
-    gateway = start_gateway({
-        "backends": backends_yaml(ups, breaker={"failures": 3, "cooldown": 1.5}),
-        "profiles": [{"name": "p", "candidates": ["m0", "m1"]}],
-    })
+    gateway = start_gateway(
+        {
+            "backends": backends_yaml(ups, breaker={"failures": 3, "cooldown": 1.5}),
+            "profiles": [{"name": "p", "candidates": ["m0", "m1"]}],
+        }
+    )
     ups[0].set_fault("status=500")
     for _ in range(4):
         assert chat(gateway).json()["model"] == "m1"
@@ -117,8 +128,10 @@ def test_client_disconnect_cancels_upstream(gateway, ups) -> None:
     async def leave_early(stream: bool) -> None:
         async with httpx.AsyncClient(timeout=0.4) as c:
             with pytest.raises(httpx.ReadTimeout):
-                await c.post(gateway.url + "/v1/chat/completions", json={
-                    "model": "m0", "stream": stream, "messages": [{"role": "user", "content": "x"}]})
+                await c.post(
+                    gateway.url + "/v1/chat/completions",
+                    json={"model": "m0", "stream": stream, "messages": [{"role": "user", "content": "x"}]},
+                )
 
     asyncio.run(leave_early(False))
     asyncio.run(leave_early(True))
@@ -135,9 +148,16 @@ def test_graceful_shutdown_finishes_streams(ups, start_gateway) -> None:
     result: dict = {}
 
     def consume() -> None:
-        with httpx.stream("POST", gw.url + "/v1/chat/completions", timeout=30, json={
-            "model": "auto", "stream": True, "messages": [{"role": "user", "content": "w1 w2 w3 w4 w5 w6 w7"}],
-        }) as resp:
+        with httpx.stream(
+            "POST",
+            gw.url + "/v1/chat/completions",
+            timeout=30,
+            json={
+                "model": "auto",
+                "stream": True,
+                "messages": [{"role": "user", "content": "w1 w2 w3 w4 w5 w6 w7"}],
+            },
+        ) as resp:
             result["events"] = [line for line in resp.iter_lines() if line.startswith("data: ")]
 
     reader = threading.Thread(target=consume)
@@ -151,3 +171,68 @@ def test_graceful_shutdown_finishes_streams(ups, start_gateway) -> None:
     assert len(rows) == 1 and rows[0].status == 200 and rows[0].error_code is None
     with pytest.raises(httpx.ConnectError):
         chat(gw)
+
+
+@pytest.mark.parametrize("engine", ["granian", "uvicorn"])
+def test_serve_command(engine, ups, tmp_path) -> None:
+    """`pointsman serve` as its own process: answers, a client leaving cancels the upstream call, and SIGTERM
+    mid-stream lets the stream finish ([DONE]), flushes the decision log and exits."""
+    import signal
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "gw.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"port": port, "graceful_timeout": 10, "engine": engine},
+        "backends": backends_yaml(ups[:1]),
+        "profiles": [{"name": "p", "candidates": ["m0"]}],
+        "store": {"path": "log.db"},
+    }))
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "pointsman"), "serve", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
+            time.sleep(0.1)
+        assert chat(type("G", (), {"url": url})).json()["model"] == "m0"
+
+        ups[0].set_fault("first_byte_delay=1.5")
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url + "/v1/chat/completions", timeout=0.4,
+                       json={"model": "auto", "messages": [{"role": "user", "content": "x"}]})
+        time.sleep(0.3)
+        left = ups[0].requests()[-1]
+        assert left.disconnected and not left.completed
+
+        ups[0].set_fault("chunk_delay=0.1")
+        events: list[str] = []
+        with httpx.stream("POST", url + "/v1/chat/completions", timeout=30, json={
+            "model": "auto", "stream": True, "messages": [{"role": "user", "content": "w1 w2 w3 w4 w5 w6"}],
+        }) as resp:
+            lines = resp.iter_lines()
+            events.append(next(lines))
+            proc.send_signal(signal.SIGTERM)
+            events.extend(line for line in lines if line.startswith("data: "))
+        assert events[-1] == "data: [DONE]" and len(events) >= 9
+        assert proc.wait(20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with sqlite3.connect(tmp_path / "log.db") as db:
+        rows = db.execute("SELECT status, stream FROM decisions ORDER BY time").fetchall()
+    assert rows == [(200, 0), (499, 0), (200, 1)], proc.stdout.read() if proc.stdout else ""

@@ -22,7 +22,10 @@ import pytest
 
 
 def _bindir() -> Path | None:
-    for candidate in [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)]:
+    for candidate in [
+        shutil.which("pg_ctl"),
+        *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True),
+    ]:
         if candidate:
             return Path(candidate).resolve().parent
     return None
@@ -50,20 +53,40 @@ def postgres_dsn() -> Iterator[str]:
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = Path(root) / "data", _free_port()
-    init = subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "pointsman",
-                           "--no-sync"], capture_output=True, text=True)
+    init = subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "pointsman", "--no-sync"],
+        capture_output=True,
+        text=True,
+    )
     if init.returncode != 0:
         pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                            str(Path(root) / "log"), "-w", "-t", "30", "start"], capture_output=True, text=True)
+    start = subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(Path(root) / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if start.returncode != 0:
         log = (Path(root) / "log").read_text()[-300:] if (Path(root) / "log").exists() else start.stderr
         pytest.skip(f"PostgreSQL did not start: {log.strip()}")
     try:
         yield f"postgresql://pointsman@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         time.sleep(0.1)
         shutil.rmtree(root, ignore_errors=True)

@@ -10,17 +10,36 @@ import pytest
 from pointsman.config.gateway import StoreConfig
 from pointsman.store.decisions import DecisionRecord, open_log, prompt_hash
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')")
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
+)
 
 
 def record(i: int, **kw) -> DecisionRecord:
     base = dict(
-        request_id=f"req_{i}", time=1_700_000_000.0 + i, requested_model="auto", route="balanced", status=200,
-        tenant="acme", api_key_id="alice", rule="code", reason="rule code: keyword 'python'",
-        candidates=[{"model": "a", "quality": 0.8, "cost": 0.001}, {"model": "b", "quality": None, "cost": None}],
-        chosen_model="a", served_model="b", probability=0.95,
+        request_id=f"req_{i}",
+        time=1_700_000_000.0 + i,
+        requested_model="auto",
+        route="balanced",
+        status=200,
+        tenant="acme",
+        api_key_id="alice",
+        rule="code",
+        reason="rule code: keyword 'python'",
+        candidates=[
+            {"model": "a", "quality": 0.8, "cost": 0.001},
+            {"model": "b", "quality": None, "cost": None},
+        ],
+        chosen_model="a",
+        served_model="b",
+        probability=0.95,
         fallbacks=[{"model": "a", "outcome": "error", "code": "upstream_500", "seconds": 0.01}],
-        stream=True, first_byte_s=0.1, total_s=0.5, prompt_tokens=12, completion_tokens=30, cost_usd=0.0004,
+        stream=True,
+        first_byte_s=0.1,
+        total_s=0.5,
+        prompt_tokens=12,
+        completion_tokens=30,
+        cost_usd=0.0004,
     )
     base.update(kw)
     return DecisionRecord(**base)
@@ -88,7 +107,9 @@ def test_postgres_uses_jsonb(postgres_dsn, monkeypatch) -> None:
     log.put(record(1))
     log.close()
     with psycopg.connect(postgres_dsn) as db:
-        model = db.execute("SELECT candidates->0->>'model' FROM decisions WHERE request_id = 'req_1'").fetchone()
+        model = db.execute(
+            "SELECT candidates->0->>'model' FROM decisions WHERE request_id = 'req_1'"
+        ).fetchone()
     assert model == ("a",)
 
 

@@ -32,12 +32,8 @@ def serve(
     """Start the gateway (OpenAI-compatible API) on CONFIG; Ctrl-C / SIGTERM drains and stops it."""
     from pointsman.gateway.server import serve as run
 
-    cfg = _load(config)
-    if host is not None:
-        cfg.server.host = host
-    if port is not None:
-        cfg.server.port = port
-    run(cfg)
+    _load(config)  # clear config errors (exit 2) before any server starts
+    run(config, host=host, port=port)
 
 
 def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) -> None:
@@ -49,13 +45,19 @@ def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) 
     out.print(f"[green]{file}: valid[/]")
     out.print(f"  backends: {', '.join(f'{b.name} ({b.kind})' for b in cfg.backends)}")
     for p in cfg.profiles:
-        how = f"router {Path(p.selector.router).name}, {p.objective.describe()}" if p.selector.router else "static order"
+        how = (
+            f"router {Path(p.selector.router).name}, {p.objective.describe()}"
+            if p.selector.router
+            else "static order"
+        )
         mark = " (default for 'auto')" if p.name == cfg.default_profile_name else ""
         out.print(f"  profile {p.name}{mark}: {', '.join(p.candidates)}; {how}", markup=False)
     for r in cfg.rules:
         out.print(f"  rule {r.name}: {', '.join(r.models)} -> {r.profile}", markup=False)
-    out.print(f"  auth: {'on, ' + str(len(cfg.auth.keys)) + ' key(s)' if cfg.auth.enabled else 'off'}; "
-              f"store: {cfg.store.kind}{' (with content)' if cfg.store.log_content else ''}")
+    out.print(
+        f"  auth: {'on, ' + str(len(cfg.auth.keys)) + ' key(s)' if cfg.auth.enabled else 'off'}; "
+        f"store: {cfg.store.kind}{' (with content)' if cfg.store.log_content else ''}"
+    )
 
 
 def new_key(tenant: str = typer.Option("default", help="Tenant the key belongs to.")) -> None:
@@ -70,7 +72,9 @@ def new_key(tenant: str = typer.Option("default", help="Tenant the key belongs t
 
 def demo(
     port: int = typer.Option(0, help="Port for the demo gateway (0: a free one)."),
-    data: Path = typer.Option(None, help="Routing data folder (default: ../shared/data beside the checkout)."),
+    data: Path = typer.Option(
+        None, help="Routing data folder (default: ../shared/data beside the checkout)."
+    ),
 ) -> None:
     """The main job, offline: start the gateway on a built-in config, route a handful of prompts, stop."""
     from pointsman.gateway.demo import run_demo

@@ -28,7 +28,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 class GatewayApp:
-    """`create_app(gateway)`: POST /v1/chat/completions goes straight to ChatEndpoint; the rest to Starlette."""
+    """`create_app(gateway)`: POST /v1/chat/completions goes to ChatEndpoint, the rest to Starlette."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -69,18 +69,42 @@ class GatewayApp:
         data = []
         default = gw.decider.default_profile
         if default is not None:
-            data.append(_model("auto", t, {"kind": "route", "profile": default, "rules": [r.name for r in
-                                                                                    gw.decider.rules]}))
+            data.append(
+                _model(
+                    "auto",
+                    t,
+                    {"kind": "route", "profile": default, "rules": [r.name for r in gw.decider.rules]},
+                )
+            )
         for name, p in gw.profiles.items():
-            data.append(_model(name, t, {
-                "kind": "profile", "candidates": p.candidates, "fallbacks": p.fallbacks,
-                "selector": "router" if p.learned else "static", "description": p.description,
-            }))
+            data.append(
+                _model(
+                    name,
+                    t,
+                    {
+                        "kind": "profile",
+                        "candidates": p.candidates,
+                        "fallbacks": p.fallbacks,
+                        "selector": "router" if p.learned else "static",
+                        "description": p.description,
+                    },
+                )
+            )
         for b in gw.config.backends:
-            data.append(_model(b.name, t, {
-                "kind": "model", "backend": b.kind, "input_price": b.input_price, "output_price": b.output_price,
-                "context_window": b.context_window,
-            }, owned_by=b.kind))
+            data.append(
+                _model(
+                    b.name,
+                    t,
+                    {
+                        "kind": "model",
+                        "backend": b.kind,
+                        "input_price": b.input_price,
+                        "output_price": b.output_price,
+                        "context_window": b.context_window,
+                    },
+                    owned_by=b.kind,
+                )
+            )
         return _json({"object": "list", "data": data})
 
     async def health(self, request: Request) -> Response:
@@ -99,8 +123,13 @@ class GatewayApp:
         return Response(self._spec, media_type="application/json")
 
     async def wrong_method(self, request: Request) -> Response:
-        return _error(APIError(405, f"Method {request.method} not allowed on {request.url.path}; use POST",
-                               code="method_not_allowed"))
+        return _error(
+            APIError(
+                405,
+                f"Method {request.method} not allowed on {request.url.path}; use POST",
+                code="method_not_allowed",
+            )
+        )
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -108,7 +137,9 @@ class GatewayApp:
             message = f"No such endpoint: {request.method} {request.url.path}"
         else:
             message = str(exc.detail)
-        return _error(APIError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None))
+        return _error(
+            APIError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None)
+        )
 
     async def internal_error(self, request: Request, exc: Exception) -> Response:
         return _error(APIError(500, f"Internal error ({type(exc).__name__})", code="internal_error"))

@@ -86,7 +86,9 @@ class Gatekeeper:
             raise APIError(401, "Missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise APIError(401, "Malformed Authorization header: expected 'Bearer <key>'", code="invalid_api_key")
+            raise APIError(
+                401, "Malformed Authorization header: expected 'Bearer <key>'", code="invalid_api_key"
+            )
         principal = self._keys.get(hash_key(key.strip()))
         if principal is None:
             raise APIError(401, "Incorrect API key provided", code="invalid_api_key")

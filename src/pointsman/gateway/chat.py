@@ -1,7 +1,7 @@
 """`POST /v1/chat/completions` as a bare ASGI endpoint (the hot path: no framework between it and the server).
 
 Non-streaming: one JSON response. Streaming: SSE `data: {chunk}` events and `data: [DONE]`; if the upstream
-dies after the first byte (no fallback is possible then), a final `data: {"error": ...}` event ends the stream.
+dies after the first byte (no fallback is possible then), a final `data: {"error": ...}` event ends it.
 A client disconnect cancels the handler, and with it the upstream call.
 """
 
@@ -22,7 +22,11 @@ from pointsman.gateway.service import Exchange, Gateway, new_request_id
 log = logging.getLogger("pointsman.gateway")
 
 _JSON = (b"content-type", b"application/json")
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_SSE = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 _DONE = b"data: [DONE]\n\n"
 _WANTED = frozenset({b"authorization", b"content-length"})
 CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
@@ -44,7 +48,11 @@ class ChatEndpoint:
         watcher: asyncio.Task | None = None
         try:
             client = scope.get("client")
-            gw.admit(ex, headers.get(b"authorization", b"").decode("latin-1") or None, client[0] if client else None)
+            gw.admit(
+                ex,
+                headers.get(b"authorization", b"").decode("latin-1") or None,
+                client[0] if client else None,
+            )
             ex.request = parse_chat(await self._body(receive, headers))
             await gw.route(ex)
             # From here on the client may leave: watch for it and cancel this handler (and the upstream call).
@@ -67,8 +75,13 @@ class ChatEndpoint:
             log.exception("request %s failed", ex.request_id)
             ex.status, ex.error_code = 500, "internal_error"
             await _send_error(
-                send, APIError(500, f"Internal error ({type(exc).__name__}); request id {ex.request_id}",
-                               code="internal_error"), ex,
+                send,
+                APIError(
+                    500,
+                    f"Internal error ({type(exc).__name__}); request id {ex.request_id}",
+                    code="internal_error",
+                ),
+                ex,
             )
         finally:
             if watcher is not None:
@@ -98,7 +111,9 @@ class ChatEndpoint:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
         try:
-            outcome = await gw.dispatcher.complete(ex.selection.ranking, req.body, prompt_tokens=ex.view.prompt_tokens)
+            outcome = await gw.dispatcher.complete(
+                ex.selection.ranking, req.body, prompt_tokens=ex.view.prompt_tokens
+            )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
@@ -120,7 +135,9 @@ class ChatEndpoint:
         if not req.include_usage:  # ask for usage anyway (tokens, cost); the client will not see it
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
         try:
-            outcome = await gw.dispatcher.stream(ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens)
+            outcome = await gw.dispatcher.stream(
+                ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens
+            )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
@@ -134,7 +151,9 @@ class ChatEndpoint:
         except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
             ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
             gw.metrics.stream_errors.labels(outcome.model).inc()
-            error = APIError(502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code)
+            error = APIError(
+                502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code
+            )
             await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n"})
             return
         finally:
@@ -158,7 +177,9 @@ async def _events(
             await aclose()
 
 
-def _render(chunk: dict, model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None) -> bytes | None:
+def _render(
+    chunk: dict, model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None
+) -> bytes | None:
     """One SSE event for a chunk (None: a usage-only chunk the client did not ask for)."""
     usage = chunk.get("usage")
     if usage:
@@ -187,8 +208,12 @@ async def _watch(receive: Any, handler: asyncio.Task | None) -> None:
 
 async def _send_error(send: Any, exc: APIError, ex: Exchange) -> None:
     body = exc.body()
-    headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers(),
-               *((k.encode(), v.encode()) for k, v in exc.headers.items())]
+    headers = [
+        _JSON,
+        (b"content-length", str(len(body)).encode()),
+        *ex.headers(),
+        *((k.encode(), v.encode()) for k, v in exc.headers.items()),
+    ]
     try:
         await send({"type": "http.response.start", "status": exc.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -197,8 +222,11 @@ async def _send_error(send: Any, exc: APIError, ex: Exchange) -> None:
 
 
 def _too_large(size: int, limit: int) -> APIError:
-    return APIError(413, f"The request body is {size} bytes; the limit is {limit} bytes (limits.max_body_bytes)",
-                    code="request_too_large")
+    return APIError(
+        413,
+        f"The request body is {size} bytes; the limit is {limit} bytes (limits.max_body_bytes)",
+        code="request_too_large",
+    )
 
 
 def _headers(scope: dict) -> dict[bytes, bytes]:

@@ -3,9 +3,10 @@
 It builds a config in memory: eight `replay` backends answering with the responses eight real models gave in
 RouteProfile's routing data (real token counts, hence real cost), the bundled SmolLM2-135M-Instruct as a local
 `llamacpp` model, an `auto` profile ranked by a router trained on that data (trained on first use and cached;
-the demo's own prompts are held out of its training set), a keyword rule sending small talk to the local model,
+the demo's own prompts are held out of its training set), a keyword rule sending small talk to the local
+model,
 and a SQLite decision log. It starts the real gateway on a local port, sends varied requests through the
-official `openai` client (plain and streaming, `auto`, a profile, a RouteLLM-style threshold, a model by name),
+official `openai` client (plain and streaming; `auto`, a profile, a RouteLLM-style threshold, a model),
 prints what the gateway decided for each, and shuts down gracefully.
 """
 
@@ -32,7 +33,7 @@ Do one of:
 SMALL_TALK = ["hello", "hi", "thanks", "thank you", "how are you", "good morning", "joke"]
 # The demo's prompts from the recordings, one per kind of task (held out of the router's training data).
 DEMO_TASKS = ["gsm8k", "mbpp", "trivia_qa", "commonsense_qa", "mmlu"]
-# quality - LAMBDA x cost: a model costing $0.0003 more per request must be predicted 0.09 better to be chosen.
+# quality - LAMBDA x cost: a model costing $0.0003 more per request must be predicted 0.09 better.
 LAMBDA = 300.0
 
 
@@ -76,8 +77,10 @@ def pick_shots(dataset) -> list[Shot]:
         if task in DEMO_TASKS and task not in first and len(prompt) < 240:
             first[task] = prompt
     shots = [Shot(f"{task} (auto)", "auto", first[task]) for task in DEMO_TASKS if task in first]
-    shots.insert(1, Shot("small talk (auto, streamed)", "auto", "Hello! Can you tell me a joke about owls?",
-                         stream=True))
+    shots.insert(
+        1,
+        Shot("small talk (auto, streamed)", "auto", "Hello! Can you tell me a joke about owls?", stream=True),
+    )
     if len(shots) > 3:
         shots[3].stream = True
         shots[3].label = shots[3].label.replace("(auto)", "(auto, streamed)")
@@ -99,8 +102,10 @@ def trained_router(dataset, held_out: set[str], console: Console) -> Path:
     if path.is_file():
         return path
     rows = [i for i, p in enumerate(dataset.prompts) if p not in held_out]
-    with console.status(f"training the '{name}' router on {len(rows)} recorded prompts x {dataset.n_models} "
-                        f"models (first run only; cached in {path.parent}) ..."):
+    with console.status(
+        f"training the '{name}' router on {len(rows)} recorded prompts x {dataset.n_models} "
+        f"models (first run only; cached in {path.parent}) ..."
+    ):
         make_router(name).fit(dataset.subset(rows)).save(path)
     return path
 
@@ -121,29 +126,57 @@ def demo_config(dataset, recordings: Path, router_file: Path, workdir: Path, por
 
     models = dataset.model_names
     backends: list[dict[str, Any]] = [
-        {"name": m.name, "kind": "replay", "replay_data": str(recordings), "input_price": m.input_price,
-         "output_price": m.output_price}
+        {
+            "name": m.name,
+            "kind": "replay",
+            "replay_data": str(recordings),
+            "input_price": m.input_price,
+            "output_price": m.output_price,
+        }
         for m in dataset.models
     ]
-    backends.append({"name": "smollm2-local", "kind": "llamacpp", "model_path": "smollm2", "max_concurrency": 1,
-                     "context_window": 2048, "timeouts": {"first_byte": 120, "total": 300}})
+    backends.append(
+        {
+            "name": "smollm2-local",
+            "kind": "llamacpp",
+            "model_path": "smollm2",
+            "max_concurrency": 1,
+            "context_window": 2048,
+            "timeouts": {"first_byte": 120, "total": 300},
+        }
+    )
     by_price = sorted(dataset.models, key=lambda m: m.input_price + m.output_price)
     import yaml
 
-    text = yaml.safe_dump({
-        "server": {"host": "127.0.0.1", "port": port, "graceful_timeout": 10},
-        "backends": backends,
-        "profiles": [
-            {"name": "auto-router", "description": "a trained router: predicted quality - lambda x cost",
-             "candidates": models, "selector": {"router": str(router_file)}, "objective": {"lambda": LAMBDA},
-             "fallbacks": ["smollm2-local"]},
-            {"name": "local", "description": "the bundled SmolLM2-135M-Instruct", "candidates": ["smollm2-local"]},
-            {"name": "cheap", "description": "cheapest first", "candidates": [m.name for m in by_price],
-             "fallbacks": ["smollm2-local"]},
-        ],
-        "rules": [{"name": "small-talk", "when": {"keywords": SMALL_TALK}, "profile": "local"}],
-        "store": {"kind": "sqlite", "path": str(workdir / "decisions.db"), "flush_interval": 0.1},
-    })
+    text = yaml.safe_dump(
+        {
+            "server": {"host": "127.0.0.1", "port": port, "graceful_timeout": 10},
+            "backends": backends,
+            "profiles": [
+                {
+                    "name": "auto-router",
+                    "description": "a trained router: predicted quality - lambda x cost",
+                    "candidates": models,
+                    "selector": {"router": str(router_file)},
+                    "objective": {"lambda": LAMBDA},
+                    "fallbacks": ["smollm2-local"],
+                },
+                {
+                    "name": "local",
+                    "description": "the bundled SmolLM2-135M-Instruct",
+                    "candidates": ["smollm2-local"],
+                },
+                {
+                    "name": "cheap",
+                    "description": "cheapest first",
+                    "candidates": [m.name for m in by_price],
+                    "fallbacks": ["smollm2-local"],
+                },
+            ],
+            "rules": [{"name": "small-talk", "when": {"keywords": SMALL_TALK}, "profile": "local"}],
+            "store": {"kind": "sqlite", "path": str(workdir / "decisions.db"), "flush_interval": 0.1},
+        }
+    )
     return parse_config(text, source="<demo config>", base_dir=workdir)
 
 
@@ -157,9 +190,15 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
     console.print(f"gateway up at [bold]{gw.url}[/] (OpenAI-compatible: base_url={gw.url}/v1)\n")
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key="no-key-needed", max_retries=0, timeout=300)
     table = Table(title="pointsman demo: each request, routed", show_lines=True, expand=True)
-    for col, kw in [("request", {"ratio": 2}), ("route", {}), ("answered by", {}), ("why", {"ratio": 3}),
-                    ("answer (first line)", {"ratio": 3}), ("latency", {"justify": "right"}),
-                    ("cost", {"justify": "right"})]:
+    for col, kw in [
+        ("request", {"ratio": 2}),
+        ("route", {}),
+        ("answered by", {}),
+        ("why", {"ratio": 3}),
+        ("answer (first line)", {"ratio": 3}),
+        ("latency", {"justify": "right"}),
+        ("cost", {"justify": "right"}),
+    ]:
         table.add_column(col, **kw)
     failures = 0
     try:
@@ -169,8 +208,15 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
                     row = ask(client, gw, shot)
                 except openai.APIError as exc:
                     failures += 1
-                    row = [f"{shot.label}\n[dim]{_first_line(shot.prompt, 80)}[/]", "-", "-", f"error: {exc}", "",
-                           "", ""]
+                    row = [
+                        f"{shot.label}\n[dim]{_first_line(shot.prompt, 80)}[/]",
+                        "-",
+                        "-",
+                        f"error: {exc}",
+                        "",
+                        "",
+                        "",
+                    ]
             table.add_row(*row)
         console.print(table)
     finally:
@@ -178,10 +224,14 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
             gw.stop()
     rows = gw.gateway.log.recent(100)
     spent = sum(r.cost_usd or 0 for r in rows)
-    console.print(f"decision log: {len(rows)} requests recorded (route, candidates with predicted quality and "
-                  f"cost, chosen model, probability, latency, tokens, cost); total cost ${spent:.6f}")
-    console.print("next: [bold]pointsman serve --config examples/gateway.yaml[/] with your own backends "
-                  "(docs/gateway.md)")
+    console.print(
+        f"decision log: {len(rows)} requests recorded (route, candidates with predicted quality and "
+        f"cost, chosen model, probability, latency, tokens, cost); total cost ${spent:.6f}"
+    )
+    console.print(
+        "next: [bold]pointsman serve --config examples/gateway.yaml[/] with your own backends "
+        "(docs/gateway.md)"
+    )
     return 1 if failures else 0
 
 
@@ -195,7 +245,9 @@ def ask(client, gw, shot: Shot) -> list[str]:
             headers = resp.headers
             text = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
     else:
-        raw = client.chat.completions.with_raw_response.create(model=shot.model, messages=messages, max_tokens=200)
+        raw = client.chat.completions.with_raw_response.create(
+            model=shot.model, messages=messages, max_tokens=200
+        )
         headers, reply = raw.headers, raw.parse()
         text = reply.choices[0].message.content or ""
     latency = time.perf_counter() - started

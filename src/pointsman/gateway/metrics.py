@@ -1,5 +1,5 @@
-"""Prometheus metrics, in a registry per gateway (no global state): requests, latency, fallbacks, tokens, cost,
-and, read at scrape time from the dispatcher, each backend's breaker state and in-flight calls."""
+"""Prometheus metrics, in a registry per gateway (no global state): requests, latency, fallbacks, tokens,
+cost, and, read at scrape time from the dispatcher, each backend's breaker state and in-flight calls."""
 
 from __future__ import annotations
 
@@ -19,27 +19,43 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "pointsman_requests", "Chat requests by route, serving model and HTTP status",
-            ["route", "model", "status"], registry=r,
+            "pointsman_requests",
+            "Chat requests by route, serving model and HTTP status",
+            ["route", "model", "status"],
+            registry=r,
         )
         self.latency = Histogram(
-            "pointsman_request_seconds", "Time from request to last byte", ["route", "model", "stream"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "pointsman_request_seconds",
+            "Time from request to last byte",
+            ["route", "model", "stream"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.first_byte = Histogram(
-            "pointsman_first_byte_seconds", "Time from request to first upstream byte", ["route", "model", "stream"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "pointsman_first_byte_seconds",
+            "Time from request to first upstream byte",
+            ["route", "model", "stream"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.fallbacks = Counter(
-            "pointsman_fallbacks", "Attempts that did not answer, by model and reason", ["model", "code"], registry=r
+            "pointsman_fallbacks",
+            "Attempts that did not answer, by model and reason",
+            ["model", "code"],
+            registry=r,
         )
-        self.tokens = Counter("pointsman_tokens", "Tokens by model and kind (prompt, completion)",
-                              ["model", "kind"], registry=r)
-        self.cost = Counter("pointsman_cost_usd", "Cost of answered requests in USD", ["route", "model"], registry=r)
-        self.stream_errors = Counter("pointsman_stream_errors", "Streams that failed after the first byte",
-                                     ["model"], registry=r)
-        self.log_dropped = Counter("pointsman_decision_log_dropped", "Decision records lost (queue full, store error)",
-                                   registry=r)
+        self.tokens = Counter(
+            "pointsman_tokens", "Tokens by model and kind (prompt, completion)", ["model", "kind"], registry=r
+        )
+        self.cost = Counter(
+            "pointsman_cost_usd", "Cost of answered requests in USD", ["route", "model"], registry=r
+        )
+        self.stream_errors = Counter(
+            "pointsman_stream_errors", "Streams that failed after the first byte", ["model"], registry=r
+        )
+        self.log_dropped = Counter(
+            "pointsman_decision_log_dropped", "Decision records lost (queue full, store error)", registry=r
+        )
         if backend_states is not None:
             r.register(_BackendCollector(backend_states))
         self._children: dict[tuple, tuple] = {}
@@ -69,12 +85,15 @@ class Metrics:
         if first_byte_s is not None:
             children[2].observe(first_byte_s)
 
-    def usage(self, route: str, model: str, prompt: int | None, completion: int | None, cost: float | None) -> None:
+    def usage(
+        self, route: str, model: str, prompt: int | None, completion: int | None, cost: float | None
+    ) -> None:
         key = (route, model)
         children = self._usage.get(key)
         if children is None:
             children = self._usage[key] = (
-                self.tokens.labels(model, "prompt"), self.tokens.labels(model, "completion"),
+                self.tokens.labels(model, "prompt"),
+                self.tokens.labels(model, "completion"),
                 self.cost.labels(route, model),
             )
         if prompt:
@@ -97,7 +116,9 @@ class _BackendCollector(Collector):
 
     def collect(self) -> Iterable:
         breaker = GaugeMetricFamily(
-            "pointsman_backend_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", labels=["backend"]
+            "pointsman_backend_breaker_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open",
+            labels=["backend"],
         )
         in_flight = GaugeMetricFamily("pointsman_backend_in_flight", "Calls in flight", labels=["backend"])
         failures = GaugeMetricFamily(

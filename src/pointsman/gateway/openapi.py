@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the gateway, served at `/openapi.json`.
 
-Written to match `gateway/request.py` (what is checked), `gateway/chat.py` (what is sent) and `gateway/app.py`;
+Written to match `gateway/request.py` (what is checked), `gateway/chat.py` (what is sent), `gateway/app.py`;
 tests validate real responses against these schemas and run schemathesis over the live server.
 """
 
@@ -50,7 +50,11 @@ _MESSAGE = {
                 {"type": "null"},
                 {
                     "type": "array",
-                    "items": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+                    "items": {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {"type": {"type": "string"}},
+                    },
                 },
             ],
         },
@@ -63,7 +67,7 @@ _MESSAGE = {
 _REQUEST = {
     "type": "object",
     "required": ["messages"],
-    "description": "Every field is passed to the backend as sent; only `model` is replaced by the chosen one.",
+    "description": "Every field goes to the backend as sent; only `model` is replaced by the chosen one.",
     "properties": {
         "model": {
             "type": "string",
@@ -134,7 +138,11 @@ _COMPLETION = {
                 "required": ["index", "message"],
                 "properties": {
                     "index": {"type": "integer"},
-                    "message": {"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}}},
+                    "message": {
+                        "type": "object",
+                        "required": ["role"],
+                        "properties": {"role": {"type": "string"}},
+                    },
                     "finish_reason": {"type": ["string", "null"]},
                 },
             },
@@ -173,7 +181,10 @@ _MODEL = {
 }
 
 _HEADERS = {
-    "x-request-id": {"description": "this request's id (also in the decision log)", "schema": {"type": "string"}},
+    "x-request-id": {
+        "description": "this request's id (also in the decision log)",
+        "schema": {"type": "string"},
+    },
     "x-pointsman-model": {"description": "the model that answered", "schema": {"type": "string"}},
     "x-pointsman-route": {"description": "the route profile, or `direct`", "schema": {"type": "string"}},
     "x-pointsman-reason": {"description": "why this route and model", "schema": {"type": "string"}},
@@ -219,7 +230,9 @@ def openapi_spec() -> dict[str, Any]:
                         "404": _error_response("unknown model"),
                         "413": _error_response("body over limits.max_body_bytes"),
                         "429": {
-                            **_error_response("rate limit (Retry-After says when), or every upstream rate-limited"),
+                            **_error_response(
+                                "rate limit (Retry-After says when), or every upstream rate-limited"
+                            ),
                             "headers": {"retry-after": {"schema": {"type": "string"}}, **_HEADERS},
                         },
                         "500": _error_response("internal error"),
@@ -257,8 +270,12 @@ def openapi_spec() -> dict[str, Any]:
                 "get": {
                     "operationId": "metrics",
                     "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text format", "content": {"text/plain": {"schema": {
-                        "type": "string"}}}}},
+                    "responses": {
+                        "200": {
+                            "description": "text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
                 }
             },
         },
@@ -287,7 +304,11 @@ def openapi_spec() -> dict[str, Any]:
                     "required": ["object", "data"],
                     "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}},
                 },
-                "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+                "Health": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"const": "ok"}},
+                },
                 "Ready": {
                     "type": "object",
                     "required": ["status", "backends"],

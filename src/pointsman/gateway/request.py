@@ -38,7 +38,9 @@ def _between(lo: float, hi: float) -> Callable[[Any], bool]:
 
 
 def _str_list(v: Any) -> bool:
-    return isinstance(v, str) or (isinstance(v, list) and 0 < len(v) <= 4 and all(isinstance(s, str) for s in v))
+    return isinstance(v, str) or (
+        isinstance(v, list) and 0 < len(v) <= 4 and all(isinstance(s, str) for s in v)
+    )
 
 
 # field -> (check, what it must be). Fields not listed pass through unchecked.
@@ -53,9 +55,15 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "frequency_penalty": (_between(-2, 2), "a number from -2 to 2"),
     "seed": (_is_int, "an integer"),
     "stop": (_str_list, "a string or a list of up to 4 strings"),
-    "tools": (lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v), "a list of tool objects"),
+    "tools": (
+        lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
+        "a list of tool objects",
+    ),
     "tool_choice": (lambda v: isinstance(v, (str, dict)), "a string or an object"),
-    "response_format": (lambda v: isinstance(v, dict) and isinstance(v.get("type"), str), "an object with a 'type'"),
+    "response_format": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("type"), str),
+        "an object with a 'type'",
+    ),
     "stream_options": (lambda v: isinstance(v, dict), "an object"),
     "user": (lambda v: isinstance(v, str), "a string"),
     "metadata": (lambda v: isinstance(v, dict), "an object"),
@@ -72,7 +80,9 @@ def parse_chat(raw: bytes) -> ChatRequest:
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
-        raise bad_request(f"The request body must be a JSON object, got {_json_type(body)}", code="invalid_json")
+        raise bad_request(
+            f"The request body must be a JSON object, got {_json_type(body)}", code="invalid_json"
+        )
     model = body.get("model", "auto")
     if not isinstance(model, str) or not model:
         raise bad_request("'model' must be a non-empty string", param="model", code="invalid_type")
@@ -80,8 +90,11 @@ def parse_chat(raw: bytes) -> ChatRequest:
     for name, value in body.items():
         spec = _FIELDS.get(name)
         if spec is not None and value is not None and not spec[0](value):
-            raise bad_request(f"'{name}' must be {spec[1]}, got {_json_type(value)} {_short(value)}",
-                              param=name, code="invalid_type")
+            raise bad_request(
+                f"'{name}' must be {spec[1]}, got {_json_type(value)} {_short(value)}",
+                param=name,
+                code="invalid_type",
+            )
     stream = body.get("stream") is True
     options = body.get("stream_options") or {}
     if options and not stream:
@@ -93,19 +106,24 @@ def _check_messages(messages: Any) -> None:
     if messages is None:
         raise bad_request("'messages' is required", param="messages", code="missing_required_parameter")
     if not isinstance(messages, list):
-        raise bad_request(f"'messages' must be a list, got {_json_type(messages)}", param="messages",
-                          code="invalid_type")
+        raise bad_request(
+            f"'messages' must be a list, got {_json_type(messages)}", param="messages", code="invalid_type"
+        )
     if not messages:
         raise bad_request("'messages' must hold at least one message", param="messages", code="empty_array")
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
-            raise bad_request(f"messages[{i}] must be an object, got {_json_type(msg)}", param=f"messages[{i}]",
-                              code="invalid_type")
+            raise bad_request(
+                f"messages[{i}] must be an object, got {_json_type(msg)}",
+                param=f"messages[{i}]",
+                code="invalid_type",
+            )
         role = msg.get("role")
         if not isinstance(role, str) or role not in ROLES:
             raise bad_request(
                 f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}, got {_short(role)}",
-                param=f"messages[{i}].role", code="invalid_value",
+                param=f"messages[{i}].role",
+                code="invalid_value",
             )
 
 
@@ -122,4 +140,3 @@ def _json_type(v: Any) -> str:
 def _short(v: Any) -> str:
     text = orjson.dumps(v).decode() if not isinstance(v, str) else repr(v)
     return text if len(text) <= 40 else text[:37] + "..."
-

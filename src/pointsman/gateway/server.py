@@ -1,5 +1,5 @@
-"""Running the gateway: `serve()` in the foreground (uvicorn, uvloop + httptools), `BackgroundGateway` in a thread
-(tests, the demo, benchmarks). Either way SIGTERM / stop() drains: no new connections, in-flight requests and
+"""Running the gateway: `serve()` in the foreground (granian or uvicorn, both on uvloop), `BackgroundGateway` in
+a thread with uvicorn (tests, the demo). Either way SIGTERM / stop() drains: no new connections, in-flight requests and
 streams get `server.graceful_timeout` seconds to finish, then backends close and the decision log is flushed.
 """
 
@@ -37,18 +37,46 @@ def uvicorn_config(app: Any, config: GatewayConfig, **overrides: Any) -> uvicorn
     return uvicorn.Config(app, **options)
 
 
-def serve(config: GatewayConfig | str | Path, **overrides: Any) -> None:
-    """Run until SIGINT/SIGTERM."""
-    if not isinstance(config, GatewayConfig):
-        config = load_config(config)
-    gateway = Gateway(config)
-    uvicorn.Server(uvicorn_config(create_app(gateway), config, **overrides)).run()
+def serve(path: str | Path, *, host: str | None = None, port: int | None = None) -> None:
+    """Run the gateway on the config file at `path` until SIGINT/SIGTERM, on `server.engine`."""
+    config = load_config(path)
+    host = host if host is not None else config.server.host
+    port = port if port is not None else config.server.port
+    if config.server.engine == "granian":
+        _serve_granian(Path(path), config, host, port)
+    else:
+        gateway = Gateway(config)
+        uvicorn.Server(uvicorn_config(create_app(gateway), config, host=host, port=port)).run()
+
+
+def _serve_granian(path: Path, config: GatewayConfig, host: str, port: int) -> None:
+    """Granian (a Rust HTTP server) with one single-threaded worker on uvloop; the worker builds the gateway
+    from the config file (`app_from_env`). Measured here: about 1.5-2x uvicorn's requests/s per core."""
+    import os
+
+    from granian import Granian
+
+    os.environ["POINTSMAN_CONFIG"] = str(path.resolve())
+    Granian(
+        "pointsman.gateway.server:app_from_env",
+        factory=True,
+        address=host,
+        port=port,
+        interface="asgi",
+        workers=1,
+        runtime_mode="st",
+        loop="uvloop",
+        log_access=config.server.access_log,
+        workers_kill_timeout=max(1, round(config.server.graceful_timeout)),
+    ).serve()
 
 
 class BackgroundGateway:
     """A real gateway on a real port, served from a thread: `with BackgroundGateway(cfg) as gw: gw.url`."""
 
-    def __init__(self, config: GatewayConfig, *, gateway: Gateway | None = None, log_level: str = "warning") -> None:
+    def __init__(
+        self, config: GatewayConfig, *, gateway: Gateway | None = None, log_level: str = "warning"
+    ) -> None:
         self.config = config
         self.gateway = gateway or Gateway(config)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -91,7 +91,9 @@ class Gateway:
     ) -> None:
         self.config = config
         backends = {b.name: b for b in config.backends}
-        self.prices = {b.name: (b.input_price * PER_TOKEN, b.output_price * PER_TOKEN) for b in config.backends}
+        self.prices = {
+            b.name: (b.input_price * PER_TOKEN, b.output_price * PER_TOKEN) for b in config.backends
+        }
         self.profiles: dict[str, RouteProfile] = {
             p.name: build_profile(p, backends, encoder=encoder) for p in config.profiles
         }

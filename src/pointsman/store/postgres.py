@@ -24,15 +24,17 @@ _TYPES = {
 }
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS decisions (\n  "
-    + ",\n  ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS)
+    + ",\n  ".join(
+        f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS
+    )
     + "\n)",
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time)",
-    "CREATE INDEX IF NOT EXISTS decisions_tenant_time ON decisions (tenant, time)",
     "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 _PLACEHOLDERS = ", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in COLUMNS)
 _INSERT = (
-    f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING"
+    f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) "
+    "ON CONFLICT (request_id) DO NOTHING"
 )
 _STREAM = COLUMNS.index("stream")
 
@@ -54,7 +56,9 @@ class PostgresLog(DecisionLog):
         try:
             import psycopg
         except ImportError:
-            raise RuntimeError("the postgres store needs psycopg 3: pip install 'pointsman[postgres]'") from None
+            raise RuntimeError(
+                "the postgres store needs psycopg 3: pip install 'pointsman[postgres]'"
+            ) from None
         return psycopg.connect(self.dsn, autocommit=False)
 
     def open(self) -> None:
@@ -66,7 +70,9 @@ class PostgresLog(DecisionLog):
             if row is None:
                 db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
             elif row[0] != str(SCHEMA_VERSION):
-                raise RuntimeError(f"decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}")
+                raise RuntimeError(
+                    f"decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
+                )
         db.commit()
         self._db = db
 

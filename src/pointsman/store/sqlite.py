@@ -20,13 +20,14 @@ _TYPES = {
 }
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS decisions (\n  "
-    + ",\n  ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS)
+    + ",\n  ".join(
+        f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in COLUMNS
+    )
     + "\n);\n"
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);\n"
-    "CREATE INDEX IF NOT EXISTS decisions_tenant_time ON decisions (tenant, time);\n"
     "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
 )
-_INSERT = f"INSERT OR REPLACE INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT = f"INSERT OR IGNORE INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 class SQLiteLog(DecisionLog):
@@ -70,4 +71,6 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
     if row is None:
         db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     elif row[0] != str(SCHEMA_VERSION):
-        raise RuntimeError(f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}")
+        raise RuntimeError(
+            f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
+        )
