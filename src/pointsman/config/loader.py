@@ -66,9 +66,13 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(source, [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+        raise ConfigError(
+            source, [Problem((), f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(source, [Problem((), "expected a mapping of sections (server, backends, profiles, ...)")])
+        raise ConfigError(
+            source, [Problem((), "expected a mapping of sections (server, backends, profiles, ...)")]
+        )
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
@@ -93,8 +97,10 @@ def _from_pydantic(err: dict[str, Any], root: yaml.Node | None) -> Problem:
         msg = "unknown key"
     elif err["type"] == "missing":
         msg = "required key is missing"
-    elif "input" in err and err["type"] not in ("value_error", "assertion_error") and not isinstance(
-        err["input"], (dict, list)
+    elif (
+        "input" in err
+        and err["type"] not in ("value_error", "assertion_error")
+        and not isinstance(err["input"], (dict, list))
     ):
         msg = f"{msg} (got {err['input']!r})"
     return Problem(loc, msg, _line_of(root, loc))
@@ -137,7 +143,11 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
         if profiles.index(p.name) != i:
             out.append(Problem((*loc, "name"), f"duplicate profile name {p.name!r}"))
         if p.name in known:
-            out.append(Problem((*loc, "name"), f"{p.name!r} is also a backend name; requests could not tell them apart"))
+            out.append(
+                Problem(
+                    (*loc, "name"), f"{p.name!r} is also a backend name; requests could not tell them apart"
+                )
+            )
         for j, c in enumerate(p.candidates):
             unknown_backend((*loc, "candidates", j), c)
             if p.candidates.index(c) != j:
@@ -146,20 +156,31 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
             unknown_backend((*loc, "fallbacks", j), c)
         for j, c in enumerate(p.selector.order or []):
             if c not in p.candidates:
-                out.append(Problem((*loc, "selector", "order", j), f"{c!r} is not one of this profile's candidates"))
+                out.append(
+                    Problem((*loc, "selector", "order", j), f"{c!r} is not one of this profile's candidates")
+                )
         if p.selector.router is None and p.objective.model_fields_set:
             out.append(Problem((*loc, "objective"), "an objective needs predictions: give selector.router"))
         elif not p.objective.is_resolved:
-            out.append(Problem((*loc, "objective"), f"'{p.objective.describe()}' is a target that was never "
-                               "calibrated: add the 'lambda' that calibration resolved it to"))
+            out.append(
+                Problem(
+                    (*loc, "objective"),
+                    f"'{p.objective.describe()}' is a target that was never "
+                    "calibrated: add the 'lambda' that calibration resolved it to",
+                )
+            )
     if cfg.default_profile is not None and cfg.default_profile not in profiles:
-        out.append(Problem(("default_profile",), f"unknown profile {cfg.default_profile!r}{_known(profiles)}"))
+        out.append(
+            Problem(("default_profile",), f"unknown profile {cfg.default_profile!r}{_known(profiles)}")
+        )
     for i, r in enumerate(cfg.rules):
         if r.profile not in profiles:
             out.append(Problem(("rules", i, "profile"), f"unknown profile {r.profile!r}{_known(profiles)}"))
         for j, m in enumerate(r.models):
             if m in known:
-                out.append(Problem(("rules", i, "models", j), f"{m!r} is a backend: requests naming it go direct"))
+                out.append(
+                    Problem(("rules", i, "models", j), f"{m!r} is a backend: requests naming it go direct")
+                )
     if cfg.rules and not cfg.profiles:
         out.append(Problem(("rules",), "rules choose a profile, but no profiles are configured"))
     for model, alternatives in cfg.fallbacks.items():

@@ -1,8 +1,8 @@
 """Route profiles: a named set of candidate models, a selector that ranks them, fallbacks, exploration.
 
-`RouteProfile.select(view)` returns a `Selection`: the ranking the dispatcher falls back down, every candidate's
-predicted quality and cost, and the probability with which the policy put its first model first (1.0 unless the
-profile explores; logged so new policies can be evaluated off-policy on logged traffic).
+`RouteProfile.select(view)` returns a `Selection`: the ranking the dispatcher falls back down, every
+candidate's predicted quality and cost, and the probability with which the policy put its first model first (1.0
+unless the profile explores; logged so new policies can be evaluated off-policy on logged traffic).
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ class RouteProfile:
         return Selection([*order, *self.fallbacks], ranked.scored, p, reason)
 
 
-def build_profile(
-    cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, encoder=None
-) -> RouteProfile:
+def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, encoder=None) -> RouteProfile:
     """A runtime profile from its config (loads the router file, if any)."""
     if cfg.selector.router is not None:
         from pointsman.routers.base import Router

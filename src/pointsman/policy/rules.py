@@ -78,7 +78,9 @@ class Decider:
         self.backends = frozenset(backends)
         self.default_profile = default_profile
         self._direct = {
-            b: Decision("direct", "model requested by name", model=b, fallbacks=tuple((fallbacks or {}).get(b, ())))
+            b: Decision(
+                "direct", "model requested by name", model=b, fallbacks=tuple((fallbacks or {}).get(b, ()))
+            )
             for b in backends
         }
         self._ruled = frozenset(m for r in self.rules for m in r.models)
@@ -98,7 +100,9 @@ class Decider:
             Rule(r.name, r.profile, frozenset(r.models), compile_condition(r.when) if r.when else _always)
             for r in rules
         ]
-        return cls(profiles, compiled, backends=backends, default_profile=default_profile, fallbacks=fallbacks)
+        return cls(
+            profiles, compiled, backends=backends, default_profile=default_profile, fallbacks=fallbacks
+        )
 
     def decide(self, view: RequestView, requested: str) -> Decision:
         direct = self._direct.get(requested)
@@ -109,8 +113,12 @@ class Decider:
                 if requested in rule.models:
                     why = rule.when(view)
                     if why is not None:
-                        return Decision(rule.profile, f"rule {rule.name}: {why}", self.profiles[rule.profile],
-                                        rule=rule.name)
+                        return Decision(
+                            rule.profile,
+                            f"rule {rule.name}: {why}",
+                            self.profiles[rule.profile],
+                            rule=rule.name,
+                        )
         if requested == "auto":
             if self.default_profile is None:
                 raise BadModelRequest("model 'auto' needs a route profile, and none is configured")
@@ -198,7 +206,9 @@ def _not(part: Predicate) -> Predicate:
 def _keywords(words: list[str]) -> Predicate:
     # One pass for all words; whole words/phrases only ("class" does not match "classic").
     pattern = re.compile(
-        r"(?<!\w)(?:" + "|".join(re.escape(w.strip()) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)",
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(w.strip()) for w in sorted(words, key=len, reverse=True))
+        + r")(?!\w)",
         re.IGNORECASE,
     )
 

@@ -53,7 +53,7 @@ class StaticSelector:
 
 
 class RouterSelector:
-    """Ranks `candidates` with a trained router (quality and, where it has one, a cost model) + an objective."""
+    """Ranks `candidates` with a trained router (quality, and cost where it predicts it) and an objective."""
 
     def __init__(
         self,
@@ -88,9 +88,11 @@ class RouterSelector:
         order = objective.rank(quality, cost)
         scored = [Scored(self.candidates[i], _num(quality[i]), _num(cost[i])) for i in order]
         top = scored[0]
-        reason = f"router {self.router.name}, {objective.describe()}: {top.model} predicted quality " + (
-            f"{top.quality:.2f}" if top.quality is not None else "?"
-        ) + (f" at ${top.cost:.6f}" if top.cost is not None else "")
+        reason = (
+            f"router {self.router.name}, {objective.describe()}: {top.model} predicted quality "
+            + (f"{top.quality:.2f}" if top.quality is not None else "?")
+            + (f" at ${top.cost:.6f}" if top.cost is not None else "")
+        )
         return Ranking([s.model for s in scored], scored, reason)
 
     def predict(self, view: RequestView) -> tuple[np.ndarray, np.ndarray]:
