@@ -7,7 +7,8 @@ Measures, for each encoder (all-MiniLM-L6-v2/onnx-fp32 and /onnx-int8):
   thread, over a fixed sample of prompts; p50 and p99 of wall-clock time, and of the thread's CPU time
   (what the query costs when it has the core to itself; on a busy shared machine the wall clock also
   counts time spent waiting for the CPU). Each figure is the median over `--repeats` passes;
-- batch throughput: `encode(prompts)` on all cores, sentences per second, median over the passes;
+- batch throughput: `encode(prompts)` on all cores, sentences per second (and per CPU-second: times the
+  number of cores, what the batch would reach with the cores to itself), median over the passes;
 - agreement of int8 with fp32: cosine per prompt, and how many of each prompt's 10 nearest neighbours
   (what kNN routers use) stay the same;
 - the embedding cache: all ~6,000 prompts through `CachedEncoder` into an empty cache (cold), then again
@@ -46,11 +47,15 @@ class Figures:
     cpu_p50_ms: float
     cpu_p99_ms: float
     per_second: float
+    per_cpu_second: float
 
 
 def load_prompts(data: Path) -> list[str]:
-    prompts = [row["question"] for name in ("train", "test")
-               for row in json.loads((data / f"dcrouter_{name}.json").read_text())]
+    prompts = [
+        row["question"]
+        for name in ("train", "test")
+        for row in json.loads((data / f"dcrouter_{name}.json").read_text())
+    ]
     return list(dict.fromkeys(prompts))
 
 
@@ -67,7 +72,7 @@ def one_query_pass(encoder: MiniLMEncoder, prompts: list[str]) -> tuple[np.ndarr
 def measure(encoder: MiniLMEncoder, singles: list[str], batch: list[str], repeats: int, core: int) -> Figures:
     encoder.encode(singles[:20] + batch[:20])  # build/load the model, warm the caches
     everything = os.sched_getaffinity(0)
-    p50, p99, cpu50, cpu99, rates = [], [], [], [], []
+    p50, p99, cpu50, cpu99, rates, cpu_rates = [], [], [], [], [], []
     for _ in range(repeats):
         os.sched_setaffinity(0, {core})
         try:
@@ -78,11 +83,12 @@ def measure(encoder: MiniLMEncoder, singles: list[str], batch: list[str], repeat
         p99.append(np.percentile(wall, 99))
         cpu50.append(np.percentile(cpu, 50))
         cpu99.append(np.percentile(cpu, 99))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         encoder.encode(batch)
         rates.append(len(batch) / (time.perf_counter() - start))
+        cpu_rates.append(len(batch) / (time.process_time() - cpu))
     med = statistics.median
-    return Figures(med(p50), med(p99), med(cpu50), med(cpu99), med(rates))
+    return Figures(med(p50), med(p99), med(cpu50), med(cpu99), med(rates), med(cpu_rates))
 
 
 def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
@@ -127,26 +133,37 @@ def main() -> int:
     batch = [prompts[i] for i in rng.choice(len(prompts), args.batch, replace=False)]
     encoders = {q: MiniLMEncoder(quantized=q) for q in (False, True)}
     pieces = [encoders[False].token_count(p) for p in singles]
-    print(f"{len(prompts)} unique llmrouter prompts; one-query sample of {len(singles)} "
-          f"(median {np.median(pieces):.0f} word pieces), batch of {len(batch)}; {args.repeats} repeats; "
-          f"cores {sorted(os.sched_getaffinity(0))}, one-query runs pinned to core {args.core}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(prompts)} unique llmrouter prompts; one-query sample of {len(singles)} "
+        f"(median {np.median(pieces):.0f} word pieces), batch of {len(batch)}; {args.repeats} repeats; "
+        f"cores {sorted(os.sched_getaffinity(0))}, one-query runs pinned to core {args.core}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
 
     figures = {q: measure(e, singles, batch, args.repeats, args.core) for q, e in encoders.items()}
-    print(f"\n{'encoder':30} {'p50 ms':>7} {'p99 ms':>7} {'cpu p50':>8} {'cpu p99':>8} {'batch/s':>8}")
+    print(
+        f"\n{'encoder':30} {'p50 ms':>7} {'p99 ms':>7} {'cpu p50':>8} {'cpu p99':>8} {'batch/s':>8} "
+        f"{'/cpu-s':>7}"
+    )
     for q, f in figures.items():
-        print(f"{encoders[q].id:30} {f.p50_ms:7.2f} {f.p99_ms:7.2f} {f.cpu_p50_ms:8.2f} {f.cpu_p99_ms:8.2f} "
-              f"{f.per_second:8.0f}")
+        print(
+            f"{encoders[q].id:30} {f.p50_ms:7.2f} {f.p99_ms:7.2f} {f.cpu_p50_ms:8.2f} {f.cpu_p99_ms:8.2f} "
+            f"{f.per_second:8.0f} {f.per_cpu_second:7.0f}"
+        )
 
     fp32, int8 = (encoders[q].encode(batch) for q in (False, True))
     cos = (fp32 * int8).sum(1)
-    print(f"\nint8 vs fp32 over the batch: cosine min {cos.min():.4f}, p1 {np.percentile(cos, 1):.4f}, "
-          f"mean {cos.mean():.4f}; 10-nearest-neighbour overlap {neighbour_overlap(fp32, int8):.3f}")
+    print(
+        f"\nint8 vs fp32 over the batch: cosine min {cos.min():.4f}, p1 {np.percentile(cos, 1):.4f}, "
+        f"mean {cos.mean():.4f}; 10-nearest-neighbour overlap {neighbour_overlap(fp32, int8):.3f}"
+    )
 
     if not args.skip_cache:
         cold, warm = cache_timings(prompts, DEFAULT_QUANTIZED)
-        print(f"\nembedding cache, {len(prompts)} prompts ({encoders[DEFAULT_QUANTIZED].id}): "
-              f"cold {cold:.1f} s ({len(prompts) / cold:.0f}/s), warm {warm:.2f} s ({cold / warm:.0f}x faster)")
+        print(
+            f"\nembedding cache, {len(prompts)} prompts ({encoders[DEFAULT_QUANTIZED].id}): "
+            f"cold {cold:.1f} s ({len(prompts) / cold:.0f}/s), warm {warm:.2f} s ({cold / warm:.0f}x faster)"
+        )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
     default = figures[DEFAULT_QUANTIZED]

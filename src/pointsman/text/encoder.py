@@ -29,7 +29,8 @@ class Encoder(Protocol):
         ...
 
 
-# Serving default: see docs/embeddings.md ("Which numerics") for the measurements behind it.
+# int8 for everyone: training and serving must embed alike (the id is stored in router files), and
+# only int8 is fast enough for serving. docs/embeddings.md ("Which numerics") has the measurements.
 DEFAULT_QUANTIZED = True
 _ENCODERS = {"minilm": "all-MiniLM-L6-v2"}
 _shared: dict[tuple[str, bool], Encoder] = {}

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from pointsman.text.encoder import DEFAULT_QUANTIZED
 from pointsman.text.model_file import model_file
 from pointsman.text.weights import ModelFiles, minilm_files
 
@@ -35,7 +36,7 @@ class MiniLMEncoder:
 
     dim = DIM
 
-    def __init__(self, quantized: bool = False, files: ModelFiles | None = None) -> None:
+    def __init__(self, quantized: bool = DEFAULT_QUANTIZED, files: ModelFiles | None = None) -> None:
         self.numerics = "int8" if quantized else "fp32"
         self.id = f"{MODEL_NAME}/onnx-{self.numerics}"
         self._files = files or minilm_files()
@@ -57,6 +58,7 @@ class MiniLMEncoder:
             out[0] = self._run(self._tokenizer.encode(texts[0][:MAX_CHARS]).ids)
         elif texts:
             encodings = self._tokenizer.encode_batch([t[:MAX_CHARS] for t in texts])
+            self._session()  # the first use builds the model file: before the progress bar, not inside it
             # Longest first, so the pool does not end waiting on one long text.
             order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
             with (
