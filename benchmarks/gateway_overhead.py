@@ -54,6 +54,23 @@ class Run:
     p99_ms: float
     rps: float
     cpu_ms_per_request: float | None = None
+    inside: tuple[float, float] | None = None  # pointsman's own p50 (ms): arrival -> upstream answer, -> done
+
+
+def handler_times(db: Path, start: float, end: float) -> tuple[float, float] | None:
+    """p50 of the decision log's first_byte_s and total_s for requests that arrived in [start, end]: how much of
+    the latency wrk sees is spent inside pointsman's handler (the rest: HTTP server, kernel, scheduling)."""
+    import sqlite3
+
+    time.sleep(0.7)  # the log's writer flushes every 0.5 s
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT first_byte_s, total_s FROM decisions WHERE time BETWEEN ? AND ? AND status = 200",
+            (start, end),
+        ).fetchall()
+    if not rows:
+        return None
+    return (statistics.median(r[0] for r in rows) * 1e3, statistics.median(r[1] for r in rows) * 1e3)
 
 
 # -- processes -----------------------------------------------------------------------------------------
@@ -251,7 +268,9 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repetitions; medians are reported")
     ap.add_argument("--json", type=Path, help="write all figures here")
-    ap.add_argument("--engine", choices=["granian", "uvicorn"], default="granian", help="pointsman's HTTP server")
+    ap.add_argument(
+        "--engine", choices=["granian", "uvicorn"], default="granian", help="pointsman's HTTP server"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
@@ -264,7 +283,8 @@ def main() -> int:
         work = Path(tmp)
         pm_port, ll_port = free_port(), free_port()
         pm_cmd = pinned(
-            GATEWAY_CORE, [str(pointsman), "serve", "--config", str(pointsman_config(up, pm_port, work, args.engine))]
+            GATEWAY_CORE,
+            [str(pointsman), "serve", "--config", str(pointsman_config(up, pm_port, work, args.engine))],
         )
         ll_cmd = pinned(
             GATEWAY_CORE,
@@ -305,13 +325,21 @@ def main() -> int:
                     for name, (url, model, pid) in targets.items():
                         only(gateways, name)
                         script = lua_script(work, model, stream)
+                        started = time.time()
                         c1 = wrk(url, script, 1, args.duration)
+                        if name == "pointsman":
+                            c1.inside = handler_times(work / "decisions.db", started, time.time())
                         c32 = wrk(url, script, 32, args.duration, pid)
                         results.setdefault((name, stream, "c1"), []).append(c1)
                         results.setdefault((name, stream, "c32"), []).append(c32)
+                        inside = (
+                            f" (in its handler: upstream answered {c1.inside[0]:.3f}, done {c1.inside[1]:.3f})"
+                            if c1.inside
+                            else ""
+                        )
                         print(
                             f"  run {rep + 1}/{args.repeats} {name:9} {'stream' if stream else 'json':6} "
-                            f"c1 p50 {c1.p50_ms:.3f} ms p99 {c1.p99_ms:.3f} ms | c32 {c32.rps:8.0f} req/s",
+                            f"c1 p50 {c1.p50_ms:.3f} ms p99 {c1.p99_ms:.3f} ms{inside} | c32 {c32.rps:8.0f} req/s",
                             flush=True,
                         )
     return report(results, args, load_before)
@@ -352,6 +380,17 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
             print(
                 f"  {name:10} {p50:8.3f} {p99:8.3f} {p50 - direct['p50_ms']:10.3f} {p99 - direct['p99_ms']:10.3f} "
                 f"{rps:10.0f} {cpu:10.3f}"
+            )
+        inside = [r.inside for r in results[("pointsman", stream, "c1")] if r.inside]
+        if inside:
+            mode["pointsman"]["handler_p50_ms"] = {
+                "to_upstream_answer": statistics.median(i[0] for i in inside),
+                "total": statistics.median(i[1] for i in inside),
+            }
+            h = mode["pointsman"]["handler_p50_ms"]
+            print(
+                f"  inside pointsman's handler (decision log, p50): upstream answered at {h['to_upstream_answer']:.3f}"
+                f" ms, done at {h['total']:.3f} ms; the rest of 'added' is the HTTP server, kernel and scheduling"
             )
         added = mode["pointsman"]["added_p50_ms"]
         ratio = mode["pointsman"]["rps_c32"] / mode["litellm"]["rps_c32"]

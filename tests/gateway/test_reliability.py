@@ -190,14 +190,22 @@ def test_serve_command(engine, ups, tmp_path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = tmp_path / "gw.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"port": port, "graceful_timeout": 10, "engine": engine},
-        "backends": backends_yaml(ups[:1]),
-        "profiles": [{"name": "p", "candidates": ["m0"]}],
-        "store": {"path": "log.db"},
-    }))
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "pointsman"), "serve", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "server": {"port": port, "graceful_timeout": 10, "engine": engine},
+                "backends": backends_yaml(ups[:1]),
+                "profiles": [{"name": "p", "candidates": ["m0"]}],
+                "store": {"path": "log.db"},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pointsman"), "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -213,17 +221,27 @@ def test_serve_command(engine, ups, tmp_path) -> None:
 
         ups[0].set_fault("first_byte_delay=1.5")
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(url + "/v1/chat/completions", timeout=0.4,
-                       json={"model": "auto", "messages": [{"role": "user", "content": "x"}]})
+            httpx.post(
+                url + "/v1/chat/completions",
+                timeout=0.4,
+                json={"model": "auto", "messages": [{"role": "user", "content": "x"}]},
+            )
         time.sleep(0.3)
         left = ups[0].requests()[-1]
         assert left.disconnected and not left.completed
 
         ups[0].set_fault("chunk_delay=0.1")
         events: list[str] = []
-        with httpx.stream("POST", url + "/v1/chat/completions", timeout=30, json={
-            "model": "auto", "stream": True, "messages": [{"role": "user", "content": "w1 w2 w3 w4 w5 w6"}],
-        }) as resp:
+        with httpx.stream(
+            "POST",
+            url + "/v1/chat/completions",
+            timeout=30,
+            json={
+                "model": "auto",
+                "stream": True,
+                "messages": [{"role": "user", "content": "w1 w2 w3 w4 w5 w6"}],
+            },
+        ) as resp:
             lines = resp.iter_lines()
             events.append(next(lines))
             proc.send_signal(signal.SIGTERM)

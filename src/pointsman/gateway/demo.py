@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 DATA_HELP = """The demo replays real answers recorded in RouteProfile's routing data (MIT licence), which it
 expects at {path}.
@@ -187,38 +186,28 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
 
     with console.status("starting the gateway (loading SmolLM2 and the recordings) ..."):
         gw = BackgroundGateway(config).start(timeout=300)
-    console.print(f"gateway up at [bold]{gw.url}[/] (OpenAI-compatible: base_url={gw.url}/v1)\n")
+    console.print(f"gateway up at [bold]{gw.url}[/] (any OpenAI client: base_url={gw.url}/v1)\n")
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key="no-key-needed", max_retries=0, timeout=300)
-    table = Table(title="pointsman demo: each request, routed", show_lines=True, expand=True)
-    for col, kw in [
-        ("request", {"ratio": 2}),
-        ("route", {}),
-        ("answered by", {}),
-        ("why", {"ratio": 3}),
-        ("answer (first line)", {"ratio": 3}),
-        ("latency", {"justify": "right"}),
-        ("cost", {"justify": "right"}),
-    ]:
-        table.add_column(col, **kw)
     failures = 0
     try:
-        for shot in shots:
-            with console.status(f"asking: {shot.label} ..."):
+        for i, shot in enumerate(shots, 1):
+            console.print(
+                f"[bold][{i}] {shot.label}[/]  model={shot.model!r}{'  stream' if shot.stream else ''}"
+            )
+            console.print(f"    asked   {_first_line(shot.prompt, 100)}", markup=False)
+            with console.status("waiting for the answer ..."):
                 try:
-                    row = ask(client, gw, shot)
+                    seen = ask(client, gw, shot)
                 except openai.APIError as exc:
                     failures += 1
-                    row = [
-                        f"{shot.label}\n[dim]{_first_line(shot.prompt, 80)}[/]",
-                        "-",
-                        "-",
-                        f"error: {exc}",
-                        "",
-                        "",
-                        "",
-                    ]
-            table.add_row(*row)
-        console.print(table)
+                    console.print(f"    [red]error[/]   {exc}", highlight=False)
+                    continue
+            console.print(
+                f"    route   [cyan]{seen.route}[/] -> [bold green]{seen.model}[/]   "
+                f"{seen.latency * 1000:.0f} ms, {seen.cost}"
+            )
+            console.print(f"    why     {seen.reason}", markup=False)
+            console.print(f"    answer  {_first_line(seen.text, 100) or '(empty)'}\n", markup=False)
     finally:
         with console.status("shutting down gracefully (in-flight requests finish, decision log flushed) ..."):
             gw.stop()
@@ -226,7 +215,7 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
     spent = sum(r.cost_usd or 0 for r in rows)
     console.print(
         f"decision log: {len(rows)} requests recorded (route, candidates with predicted quality and "
-        f"cost, chosen model, probability, latency, tokens, cost); total cost ${spent:.6f}"
+        f"cost, chosen model, its probability, latency, tokens, cost); total cost ${spent:.6f}"
     )
     console.print(
         "next: [bold]pointsman serve --config examples/gateway.yaml[/] with your own backends "
@@ -235,7 +224,17 @@ def serve_and_ask(config, shots: list[Shot], console: Console) -> int:
     return 1 if failures else 0
 
 
-def ask(client, gw, shot: Shot) -> list[str]:
+@dataclass
+class Seen:
+    route: str
+    model: str
+    reason: str
+    text: str
+    latency: float
+    cost: str
+
+
+def ask(client, gw, shot: Shot) -> Seen:
     messages = [{"role": "user", "content": shot.prompt}]
     started = time.perf_counter()
     if shot.stream:
@@ -251,18 +250,16 @@ def ask(client, gw, shot: Shot) -> list[str]:
         headers, reply = raw.headers, raw.parse()
         text = reply.choices[0].message.content or ""
     latency = time.perf_counter() - started
-    request_id = headers.get("x-request-id")
-    record = _record(gw, request_id)
-    cost = f"${record.cost_usd:.6f}" if record and record.cost_usd is not None else "-"
-    return [
-        f"{shot.label}\n[dim]{_first_line(shot.prompt, 80)}[/]",
+    record = _record(gw, headers.get("x-request-id"))
+    cost = f"${record.cost_usd:.6f}" if record and record.cost_usd is not None else "cost unknown"
+    return Seen(
         headers.get("x-pointsman-route", "-"),
         headers.get("x-pointsman-model", "-"),
         headers.get("x-pointsman-reason", "-"),
-        _first_line(text, 120) or "(empty)",
-        f"{latency * 1000:.0f} ms",
+        text,
+        latency,
         cost,
-    ]
+    )
 
 
 def _record(gw, request_id: str | None, wait: float = 2.0):

@@ -7,6 +7,7 @@ log). `gateway/chat.py` speaks HTTP around it; this module knows nothing of ASGI
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -118,6 +119,10 @@ class Gateway:
     async def start(self) -> None:
         self.log.start()
         await self.dispatcher.start()
+        for profile in self.profiles.values():  # load encoders / routers now, not on the first request
+            warm = getattr(profile.selector, "warm", None)
+            if warm is not None:
+                await asyncio.to_thread(warm)
         self.started = True
 
     async def close(self) -> None:

@@ -82,6 +82,10 @@ class RouterSelector:
             self._encoder = get_encoder()
         return self._encoder
 
+    def warm(self) -> None:
+        """Load the encoder and run one prediction, so the first request does not pay for it (blocking)."""
+        self.predict(RequestView.from_prompt("warm-up"))
+
     async def rank(self, view: RequestView, objective: Objective | None = None) -> Ranking:
         quality, cost = await asyncio.to_thread(self.predict, view)
         objective = objective or self.objective
