@@ -246,3 +246,6 @@ __all__ = [
     "register_signal_type",
     "signal_types",
 ]
+
+# The learned classifiers register their types (domain, difficulty, jailbreak, ood) when imported.
+import pointsman.signals.classifiers.signal  # noqa: E402, F401

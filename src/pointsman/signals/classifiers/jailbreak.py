@@ -14,24 +14,35 @@ that sound alarming; plain benign instructions), and attack variants generated f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from pointsman.data import guard_sets as gs
 from pointsman.data.errors import DataFormatError
 from pointsman.data.guard_sets import TextSet
-from pointsman.signals.classifiers import attacks
+from pointsman.signals.classifiers import attacks, training
+from pointsman.signals.classifiers.evaluation import Evaluation, evaluate_sets
+from pointsman.signals.classifiers.model import TextClassifier
+from pointsman.text.encoder import Encoder
 
 LABELS = ("benign", "harmful", "jailbreak", "injection")
 UNSAFE = frozenset(LABELS[1:])
 DATA_DIR = Path(__file__).parent / "data"
 # Generated families: (family, label of the variants, what they are built on).
-FAMILY_LABELS = {"suffix": "jailbreak", "roleplay": "jailbreak", "paraphrase": "harmful", "injection": "injection"}
+FAMILY_LABELS = {
+    "suffix": "jailbreak",
+    "roleplay": "jailbreak",
+    "paraphrase": "harmful",
+    "injection": "injection",
+}
+BENIGN_POOLS = ("clinc", "banking77", "webquestions", "llmrouter")
 # Natural sources and generated sets, by the name `exclude` and the reports use.
 SOURCES = (
     "jackhhao", "harmful", "clinc", "banking77", "webquestions", "llmrouter", "alarming_safe",
-    "benign_instructions", *attacks.FAMILIES, "paraphrase_benign",
+    "benign_instructions", "harmful_requests", *attacks.FAMILIES, "paraphrase_benign",
 )  # fmt: skip
 
 
@@ -41,9 +52,11 @@ class Recipe:
 
     - `benign_per_pool`: rows drawn from each large benign pool (CLINC, Banking77, WebQuestions, LLMRouter).
     - `per_family`: generated variants per attack family (and benign paraphrases).
-    - `exclude`: sources left out of training, by name ("roleplay") or name and label ("jackhhao:benign").
+    - `exclude`: sources left out of training, by name ("roleplay"), name and label ("jackhhao:benign") or
+      name and category ("alarming_safe/tech").
     - `template_half`: 0 or 1 to train on one half of each family's templates (the other half is unseen).
     - `alarming_weight`: sample weight of the hand-written alarming-but-safe prompts.
+    - `max_per_source`: cap on the rows from each other source (None: all; small values for quick runs).
     """
 
     benign_per_pool: int = 1000
@@ -51,54 +64,69 @@ class Recipe:
     exclude: tuple[str, ...] = ()
     template_half: int | None = None
     alarming_weight: float = 3.0
+    max_per_source: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         for item in self.exclude:
-            if item.split(":")[0] not in SOURCES:
+            if item.split(":")[0].split("/")[0] not in SOURCES:
                 raise ValueError(f"exclude {item!r}: unknown source; known: {', '.join(SOURCES)}")
 
 
+HAND_WRITTEN = {  # name: (file, label); .tsv files hold "category<TAB>prompt", .txt one prompt a line
+    "alarming_safe": ("alarming_safe.tsv", "benign"),
+    "benign_instructions": ("benign_instructions.txt", "benign"),
+    "harmful_requests": ("harmful_requests.tsv", "harmful"),
+}
+
+
 def hand_written(name: str) -> TextSet:
-    """A hand-written set shipped in the package: `alarming_safe` (tsv: category, prompt) or
-    `benign_instructions` (one a line). All benign; source `name/category`."""
-    files = {"alarming_safe": DATA_DIR / "alarming_safe.tsv", "benign_instructions": DATA_DIR / "benign_instructions.txt"}
-    path = files[name]
+    """A hand-written set shipped in the package; source `name/category` (tsv) or `name` (txt)."""
+    file_name, label = HAND_WRITTEN[name]
+    path = DATA_DIR / file_name
     out = TextSet()
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        category, sep, text = line.partition("\t")
-        if name == "alarming_safe" and not (sep and text.strip()):
-            raise DataFormatError(path, f"line {lineno}", "expected 'category<TAB>prompt'")
-        out.texts.append(text.strip() if sep else line.strip())
-        out.labels.append("benign")
-        out.sources.append(f"{name}/{category}" if sep else name)
+        if path.suffix == ".tsv":
+            category, sep, text = line.partition("\t")
+            if not (sep and category.strip() and text.strip()):
+                raise DataFormatError(path, f"line {lineno}", "expected 'category<TAB>prompt'")
+            out.sources.append(f"{name}/{category.strip()}")
+        else:
+            text = line
+            out.sources.append(name)
+        out.texts.append(text.strip())
+        out.labels.append(label)
     return out
 
 
-def natural_splits(root: str | Path | None = None, benign_test: int = 500) -> dict[str, tuple[TextSet, TextSet]]:
+def natural_splits(
+    root: str | Path | None = None, benign_test: int = 500
+) -> dict[str, tuple[TextSet, TextSet]]:
     """{source: (train, held-out)} for every non-generated source, labelled with LABELS."""
     clinc_train = gs.load_clinc("train", root) + gs.load_clinc("oos_train", root)
     clinc_test = gs.load_clinc("test", root) + gs.load_clinc("oos_test", root)
     llm_train, llm_test = gs.load_llmrouter_prompts(root).split(0.2, salt="jailbreak")
     pools = {
         "jackhhao": gs.jackhhao_splits(root),
-        "harmful": (gs.load_harmful("train", root) + gs.load_harmful("val", root), gs.load_harmful("test", root)),
+        "harmful": (
+            gs.load_harmful("train", root) + gs.load_harmful("val", root),
+            gs.load_harmful("test", root),
+        ),
         "clinc": (clinc_train, clinc_test),
         "banking77": (gs.load_banking77("train", root), gs.load_banking77("test", root)),
         "webquestions": (gs.load_webquestions("train", root), gs.load_webquestions("test", root)),
         "llmrouter": (llm_train, llm_test),
-        "alarming_safe": hand_written("alarming_safe").split(1 / 3, salt="alarming"),
-        "benign_instructions": hand_written("benign_instructions").split(1 / 3, salt="instructions"),
+        **{name: hand_written(name).split(1 / 3, salt=name) for name in HAND_WRITTEN},
     }
     out = {}
     for name, (train, test) in pools.items():
         train, test = train.deduplicate(), test.deduplicate()
         train = train.without(test)
-        if name not in ("jackhhao", "harmful"):
+        if name in BENIGN_POOLS:
             train, test = train.relabel("benign"), test.relabel("benign")
-        if name in ("clinc", "banking77", "webquestions", "llmrouter"):
+        if name in BENIGN_POOLS:
             test = test.sample(benign_test, seed=1)
         out[name] = (train, test)
     return out
@@ -106,8 +134,7 @@ def natural_splits(root: str | Path | None = None, benign_test: int = 500) -> di
 
 def _generated(name: str, bases: TextSet, carriers: TextSet, n: int, seed: int, half: int | None) -> TextSet:
     if name == "paraphrase_benign":
-        texts = attacks.generate("paraphrase", bases.texts, n, seed, half)
-        return TextSet.of(texts, "benign", name)
+        return TextSet.of(attacks.generate("rephrase", bases.texts, n, seed, half), "benign", name)
     source = carriers if name == "injection" else bases
     return TextSet.of(attacks.generate(name, source.texts, n, seed, half), FAMILY_LABELS[name], name)
 
@@ -118,15 +145,19 @@ def training_set(recipe: Recipe, root: str | Path | None = None,
     splits = splits or natural_splits(root)
     parts = []
     for name, (train, _) in splits.items():
-        if name in ("clinc", "banking77", "webquestions", "llmrouter"):
+        if name in BENIGN_POOLS:
             train = train.sample(recipe.benign_per_pool, seed=recipe.seed)
+        elif recipe.max_per_source is not None:
+            train = train.sample(recipe.max_per_source, seed=recipe.seed)
         parts.append(train)
-    harmful = splits["harmful"][0]
+    harmful = splits["harmful"][0] + splits["harmful_requests"][0]
     benign_requests = splits["benign_instructions"][0] + splits["alarming_safe"][0]
     carriers = _carriers(splits, train=True)
     for i, name in enumerate((*attacks.FAMILIES, "paraphrase_benign")):
         bases = benign_requests if name == "paraphrase_benign" else harmful
-        parts.append(_generated(name, bases, carriers, recipe.per_family, recipe.seed + i, recipe.template_half))
+        parts.append(
+            _generated(name, bases, carriers, recipe.per_family, recipe.seed + i, recipe.template_half)
+        )
     data = _exclude(TextSet.concat(parts), recipe.exclude)
     weights = [recipe.alarming_weight if s.startswith("alarming_safe") else 1.0 for s in data.sources]
     return data, weights
@@ -138,7 +169,7 @@ def heldout_sets(root: str | Path | None = None, splits: dict[str, tuple[TextSet
     held-out harmful requests (with `template_half`, only from that half of the templates)."""
     splits = splits or natural_splits(root)
     out = {f"{name}/test": test for name, (_, test) in splits.items()}
-    harmful = splits["harmful"][1]
+    harmful = splits["harmful"][1] + splits["harmful_requests"][1]
     benign_requests = splits["benign_instructions"][1] + splits["alarming_safe"][1]
     carriers = _carriers(splits, train=False)
     for i, name in enumerate((*attacks.FAMILIES, "paraphrase_benign")):
@@ -160,6 +191,48 @@ def _exclude(data: TextSet, exclude: Sequence[str]) -> TextSet:
 
     def keep(text: str, label: str, source: str) -> bool:
         name = source.split("/")[0]
-        return not any(item in (name, f"{name}:{label}") for item in exclude)
+        return not any(item in (name, source, f"{name}:{label}") for item in exclude)
 
     return data.where(keep)
+
+
+# -- training and evaluation ---------------------------------------------------------------------------------
+
+DEFAULT_PARAMS: dict[str, Any] = {"hidden": 0, "C": 1.0, "features": ("shape",)}
+DEFAULT_THRESHOLD = 0.5
+
+
+def decide(proba: np.ndarray, classes: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+    """Labels from class probabilities: the most likely unsafe class when P(unsafe) = 1 - P(benign) reaches
+    `threshold`, else "benign"."""
+    proba = np.atleast_2d(proba)
+    benign = classes.index("benign")
+    unsafe_cols = [i for i, c in enumerate(classes) if c != "benign"]
+    p_unsafe = 1.0 - proba[:, benign]
+    worst = np.asarray(unsafe_cols)[proba[:, unsafe_cols].argmax(axis=1)]
+    return [classes[w] if p >= threshold else "benign" for w, p in zip(worst, p_unsafe)]
+
+
+def train(root: str | Path | None = None, encoder: Encoder | None = None, *, recipe: Recipe = Recipe(),
+          params: Mapping[str, Any] | None = None, progress: bool = False) -> TextClassifier:  # fmt: skip
+    """The jailbreak / harmful / injection classifier, trained on the train side of every source."""
+    data, weights = training_set(recipe, root)
+    return training.fit(
+        "jailbreak", {**DEFAULT_PARAMS, **(params or {})}, data, training.resolve_encoder(encoder),
+        weights=weights, progress=progress, info={"recipe": asdict(recipe), "threshold": DEFAULT_THRESHOLD},
+    )  # fmt: skip
+
+
+def evaluate(clf: TextClassifier, root: str | Path | None = None, encoder: Encoder | None = None, *,
+             threshold: float = DEFAULT_THRESHOLD, sets: Mapping[str, TextSet] | None = None,
+             progress: bool = False) -> Evaluation:  # fmt: skip
+    """Unsafe-vs-benign accuracy/F1 and the 4-class confusion on the held-out sets."""
+    sets = sets if sets is not None else heldout_sets(root)
+    encoder = training.resolve_encoder(encoder)
+    names, truth, pred = [], [], []
+    for name, data in sets.items():
+        proba = clf.predict_proba(training.embed(data.texts, encoder, progress))
+        names.append(name)
+        truth.append(data.labels)
+        pred.append(decide(proba, clf.classes_, threshold))
+    return evaluate_sets("jailbreak", names, truth, pred, list(LABELS), positive=("unsafe", UNSAFE))

@@ -9,14 +9,17 @@ built-in out-of-domain pool is then used as negatives, minus any row close to on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from pointsman.data import guard_sets as gs
 from pointsman.data.guard_sets import TextSet
+from pointsman.signals.classifiers import training
+from pointsman.signals.classifiers.evaluation import Evaluation, evaluate_sets
+from pointsman.signals.classifiers.model import TextClassifier
 from pointsman.text.encoder import Encoder
 
 OUT = "out_of_domain"
@@ -112,3 +115,63 @@ def drop_near(negatives: TextSet, examples: TextSet, encoder: Encoder, threshold
     for start in range(0, len(ex), 2048):  # bounded memory: (n_neg x 2048) similarities at a time
         nearest = np.maximum(nearest, (neg @ ex[start : start + 2048].T).max(axis=1))
     return negatives.subset(np.flatnonzero(nearest < threshold))
+
+
+# -- training and evaluation ---------------------------------------------------------------------------------
+
+DEFAULT_PARAMS: dict[str, Any] = {"hidden": 0, "C": 1.0, "features": ()}
+DEFAULT_THRESHOLD = 0.5
+
+
+def decide(proba: np.ndarray, classes: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+    """The most likely domain when P(in domain) = 1 - P(out_of_domain) reaches `threshold`, else OUT."""
+    proba = np.atleast_2d(proba)
+    out = classes.index(OUT)
+    inside = np.delete(np.arange(len(classes)), out)
+    best = inside[proba[:, inside].argmax(axis=1)]
+    return [classes[b] if 1.0 - p >= threshold else OUT for b, p in zip(best, proba[:, out])]
+
+
+def train(data: str | Path | None = None, encoder: Encoder | None = None, *, recipe: Recipe = Recipe(),
+          domains: Mapping[str, str | Path] | None = None, negatives: Sequence[str | Path] = (),
+          params: Mapping[str, Any] | None = None, progress: bool = False) -> TextClassifier:  # fmt: skip
+    """Out-of-domain classifier. `domains`: {name: example file} (default: built-in banking + health);
+    `negatives`: extra out-of-domain example files. The built-in out-of-domain pools (from the data root
+    `data`) are always used; with custom domains, minus the rows near the user's examples."""
+    encoder = training.resolve_encoder(encoder)
+    pools = {name: side.sample(recipe.per_negative_pool, recipe.seed) for name, (side, _) in negative_pools(data).items()}
+    if domains is None:
+        in_domain = {name: train_side for name, (train_side, _) in builtin_domains(data).items()}
+    else:
+        in_domain = {name: gs.load_examples(path, label=name) for name, path in domains.items()}
+        everything = TextSet.concat(in_domain.values())
+        pools = {name: drop_near(pool, everything, encoder) for name, pool in pools.items()}
+    for path in negatives:
+        pools[f"file:{Path(path).name}"] = gs.load_examples(path, label=OUT)
+    data_set = training_set(recipe, in_domain, pools)
+    info = {"domains": sorted(in_domain), "recipe": asdict(recipe), "threshold": DEFAULT_THRESHOLD}
+    return training.fit("ood", {**DEFAULT_PARAMS, **(params or {})}, data_set, encoder, progress=progress, info=info)
+
+
+def evaluate(clf: TextClassifier, data: str | Path | None = None, encoder: Encoder | None = None, *,
+             threshold: float = DEFAULT_THRESHOLD, test_files: Sequence[str | Path] = (),
+             sets: Mapping[str, TextSet] | None = None, progress: bool = False) -> Evaluation:  # fmt: skip
+    """In-vs-out accuracy/F1 (positive: out_of_domain) and the class confusion, per held-out set.
+
+    Held-out sets: `sets`, else labelled `test_files` (label: a domain name or out_of_domain), else the
+    built-in held-out sides."""
+    if sets is None:
+        if test_files:
+            sets = {Path(f).name: gs.load_examples(f) for f in test_files}
+        else:
+            sets = heldout_sets(builtin_domains(data), negative_pools(data))
+    encoder = training.resolve_encoder(encoder)
+    names, truth, pred = [], [], []
+    for name, s in sets.items():
+        unknown = sorted(set(s.labels) - set(clf.classes_))
+        if unknown:
+            raise ValueError(f"{name}: labels {unknown} are not classes of this model ({', '.join(clf.classes_)})")
+        names.append(name)
+        truth.append(s.labels)
+        pred.append(decide(clf.predict_proba(training.embed(s.texts, encoder, progress)), clf.classes_, threshold))
+    return evaluate_sets("ood", names, truth, pred, list(clf.classes_), positive=(OUT, frozenset({OUT})))
