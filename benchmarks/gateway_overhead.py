@@ -9,7 +9,7 @@ Targets: pointsman adds <= 0.5 ms at p50 (concurrency 1) and serves >= 20x LiteL
 connections. Exits 1 when one is missed.
 
 How it runs on 2 cores: the gateway under test (pointsman or LiteLLM) alone on core 0; the upstream and wrk on
-core 1 (the gateway not being measured is paused with SIGSTOP); as root, all of them at nice -10
+core 1 (LiteLLM is paused with SIGSTOP while it is not measured); as root, all of them at nice -10
 ($POINTSMAN_BENCH_NICE) so other work on a shared machine disturbs them less. Runs interleave targets and
 repeat (--repeats), figures are medians. Each 32-connection run also reads the
 gateway's CPU time from /proc, so "CPU per request" stays comparable when other work shares the machine.
@@ -183,12 +183,11 @@ litellm_settings: {{drop_params: true, set_verbose: false}}
     return path
 
 
-def only(gateways: dict[str, int], running: str | None) -> None:
-    """SIGSTOP every gateway but `running`: an idle LiteLLM still spends CPU on core 0 (its background loops),
-    which would otherwise be taken from pointsman's measurements."""
-    for name, pid in gateways.items():
-        os.killpg(pid, signal.SIGCONT if name == running else signal.SIGSTOP)
-    if running is not None:
+def only(litellm_pid: int, running: str | None) -> None:
+    """SIGSTOP LiteLLM unless it is being measured: idle, it still spends CPU on core 0 (background loops),
+    which would be taken from pointsman's measurements. (pointsman idles at ~0 CPU and is never paused.)"""
+    os.killpg(litellm_pid, signal.SIGCONT if running == "litellm" else signal.SIGSTOP)
+    if running == "litellm":
         time.sleep(0.2)
 
 
@@ -319,11 +318,11 @@ def main() -> int:
             for name, (url, model, _) in targets.items():  # warm up: connection pools, caches
                 for stream in (False, True):
                     wrk(url, lua_script(work, model, stream), 8, 1.0)
-            only(gateways := {"pointsman": pm.pid, "litellm": ll.pid}, None)
+            only(ll.pid, None)
             for rep in range(args.repeats):
                 for stream in (False, True):
                     for name, (url, model, pid) in targets.items():
-                        only(gateways, name)
+                        only(ll.pid, name)
                         script = lua_script(work, model, stream)
                         started = time.time()
                         c1 = wrk(url, script, 1, args.duration)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from pointsman.backends.base import BackendError
 from pointsman.config.gateway import GatewayConfig
 from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
@@ -114,6 +115,7 @@ class Gateway:
         self.dispatcher = dispatcher
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.metrics = Metrics(self.dispatcher.states)
+        self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
     async def start(self) -> None:
@@ -158,19 +160,15 @@ class Gateway:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
 
-    def failure(self, ex: Exchange, exc: Exception) -> APIError:
-        """The client-facing error for a backend failure before the first byte."""
-        attempts = getattr(exc, "attempts", None) or []
-        ex.attempts = list(attempts)
-        status = getattr(exc, "status", 502)
-        code = getattr(exc, "code", "backend_error")
-        message = getattr(exc, "message", str(exc))
-        if attempts:
-            tried = "; ".join(f"{a.model}: {a.code or a.outcome}" for a in attempts)
+    def failure(self, ex: Exchange, exc: BackendError) -> APIError:
+        """The client-facing error for a backend failure before the first byte (AllBackendsFailed, usually)."""
+        ex.attempts = list(getattr(exc, "attempts", ()))
+        message = exc.message
+        if ex.attempts:
+            tried = "; ".join(f"{a.model}: {a.code or a.outcome}" for a in ex.attempts)
             message = f"No model could answer ({tried}). Last error: {message}"
-        retry_after = getattr(exc, "retry_after", None)
-        headers = {"retry-after": str(max(1, round(retry_after)))} if retry_after else None
-        return APIError(status, message, code=code, headers=headers)
+        headers = {"retry-after": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
+        return APIError(exc.status, message, code=exc.code, headers=headers)
 
     def finish(self, ex: Exchange) -> None:
         """Metrics and the decision record for a finished (or failed) request. Never raises."""
@@ -197,8 +195,6 @@ class Gateway:
                 self._dropped_seen += dropped
         except Exception:  # recording must never fail a request
             log.exception("could not record request %s", ex.request_id)
-
-    _dropped_seen = 0
 
     def _record(
         self, ex: Exchange, total: float, prompt_t: int | None, completion_t: int | None, cost: float | None
