@@ -58,8 +58,8 @@ class Run:
 
 
 def handler_times(db: Path, start: float, end: float) -> tuple[float, float] | None:
-    """p50 of the decision log's first_byte_s and total_s for requests that arrived in [start, end]: how much of
-    the latency wrk sees is spent inside pointsman's handler (the rest: HTTP server, kernel, scheduling)."""
+    """p50 of the decision log's first_byte_s and total_s for requests that arrived in [start, end]: how much
+    of the latency wrk sees is spent in pointsman's handler (the rest: HTTP server, kernel, scheduling)."""
     import sqlite3
 
     time.sleep(0.7)  # the log's writer flushes every 0.5 s
@@ -315,7 +315,7 @@ def main() -> int:
                 "pointsman": (f"http://127.0.0.1:{pm_port}/v1/chat/completions", "auto", pm.pid),
                 "litellm": (f"http://127.0.0.1:{ll_port}/v1/chat/completions", "test-model", ll.pid),
             }
-            for name, (url, model, _) in targets.items():  # warm up: connection pools, caches
+            for url, model, _ in targets.values():  # warm up: connection pools, caches
                 for stream in (False, True):
                     wrk(url, lua_script(work, model, stream), 8, 1.0)
             only(ll.pid, None)
@@ -332,13 +332,14 @@ def main() -> int:
                         results.setdefault((name, stream, "c1"), []).append(c1)
                         results.setdefault((name, stream, "c32"), []).append(c32)
                         inside = (
-                            f" (in its handler: upstream answered {c1.inside[0]:.3f}, done {c1.inside[1]:.3f})"
+                            f" (handler: upstream answered {c1.inside[0]:.3f}, done {c1.inside[1]:.3f})"
                             if c1.inside
                             else ""
                         )
                         print(
                             f"  run {rep + 1}/{args.repeats} {name:9} {'stream' if stream else 'json':6} "
-                            f"c1 p50 {c1.p50_ms:.3f} ms p99 {c1.p99_ms:.3f} ms{inside} | c32 {c32.rps:8.0f} req/s",
+                            f"c1 p50 {c1.p50_ms:.3f} ms p99 {c1.p99_ms:.3f} ms{inside} | "
+                            f"c32 {c32.rps:8.0f} req/s",
                             flush=True,
                         )
     return report(results, args, load_before)
@@ -352,8 +353,10 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
     ok = True
     out: dict = {"load_average": {"before": load_before, "after": os.getloadavg()}, "modes": {}}
     print(
-        f"\nmedians of {args.repeats} interleaved runs of {args.duration:g} s; gateway on core {GATEWAY_CORE}, "
-        f"pointsman on {args.engine}; upstream + wrk on core {LOAD_CORE}, nice {NICE if os.geteuid() == 0 else 0}; load average before/after: "
+        f"\nmedians of {args.repeats} interleaved runs of {args.duration:g} s; "
+        f"gateway on core {GATEWAY_CORE}, "
+        f"pointsman on {args.engine}; upstream + wrk on core {LOAD_CORE}, "
+        f"nice {NICE if os.geteuid() == 0 else 0}; load average before/after: "
         f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}"
     )
     for stream in (False, True):
@@ -361,7 +364,8 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
         direct = {f: med("direct", stream, "c1", f) for f in ("p50_ms", "p99_ms")}
         print(f"\n{label}")
         print(
-            f"  {'target':10} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10} {'req/s c32':>10} "
+            f"  {'target':10} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10} "
+            f"{'req/s c32':>10} "
             f"{'CPU ms/req':>10}"
         )
         mode: dict = {}
@@ -377,7 +381,8 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
                 "cpu_ms_per_request": cpu,
             }
             print(
-                f"  {name:10} {p50:8.3f} {p99:8.3f} {p50 - direct['p50_ms']:10.3f} {p99 - direct['p99_ms']:10.3f} "
+                f"  {name:10} {p50:8.3f} {p99:8.3f} {p50 - direct['p50_ms']:10.3f} "
+                f"{p99 - direct['p99_ms']:10.3f} "
                 f"{rps:10.0f} {cpu:10.3f}"
             )
         inside = [r.inside for r in results[("pointsman", stream, "c1")] if r.inside]
@@ -388,8 +393,9 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
             }
             h = mode["pointsman"]["handler_p50_ms"]
             print(
-                f"  inside pointsman's handler (decision log, p50): upstream answered at {h['to_upstream_answer']:.3f}"
-                f" ms, done at {h['total']:.3f} ms; the rest of 'added' is the HTTP server, kernel and scheduling"
+                f"  inside pointsman's handler (decision log, p50): upstream answered at "
+                f"{h['to_upstream_answer']:.3f} ms, done at {h['total']:.3f} ms; the rest of 'added' is the "
+                "HTTP server, kernel and scheduling"
             )
         added = mode["pointsman"]["added_p50_ms"]
         ratio = mode["pointsman"]["rps_c32"] / mode["litellm"]["rps_c32"]
@@ -403,14 +409,16 @@ def report(results: dict, args: argparse.Namespace, load_before: tuple) -> int:
         p50_ok, rps_ok = added <= TARGET_P50_MS, ratio >= TARGET_RPS_RATIO
         ok &= p50_ok and rps_ok
         print(
-            f"  pointsman added p50 {added:.3f} ms (target <= {TARGET_P50_MS}): {'ok' if p50_ok else 'MISSED'}"
+            f"  pointsman added p50 {added:.3f} ms (target <= {TARGET_P50_MS}): "
+            f"{'ok' if p50_ok else 'MISSED'}"
         )
         print(
             f"  req/s at 32 connections: {ratio:.1f}x LiteLLM (target >= {TARGET_RPS_RATIO:g}x): "
             f"{'ok' if rps_ok else 'MISSED'}"
         )
         print(
-            f"  LiteLLM adds {latency_ratio:.1f}x pointsman's p50 and spends {cpu_ratio:.1f}x its CPU per request"
+            f"  LiteLLM adds {latency_ratio:.1f}x pointsman's p50 and spends {cpu_ratio:.1f}x its CPU "
+            "per request"
         )
         out["modes"][label] = mode
     if args.json:

@@ -77,11 +77,13 @@ def test_unknown_backend_is_named_with_path_and_line() -> None:
             "rules[0].when: empty condition",
         ),
         (
-            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {prompt_tokens: {}}}]",
+            "profiles: [{name: p, candidates: [a]}]\n"
+            "rules: [{name: r, profile: p, when: {prompt_tokens: {}}}]",
             "rules[0].when.prompt_tokens: give at least one of gt, ge, lt, le",
         ),
         (
-            "profiles: [{name: p, candidates: [a]}]\nrules: [{name: r, profile: p, when: {any: [{tools: maybe}]}}]",
+            "profiles: [{name: p, candidates: [a]}]\n"
+            "rules: [{name: r, profile: p, when: {any: [{tools: maybe}]}}]",
             "rules[0].when.any[0].tools: Input should be a valid boolean",
         ),
         (

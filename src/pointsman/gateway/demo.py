@@ -72,7 +72,7 @@ def run_demo(port: int = 0, data: Path | None = None, console: Console | None = 
 
 def pick_shots(dataset) -> list[Shot]:
     first = {}
-    for prompt, task in zip(dataset.prompts, dataset.tasks):
+    for prompt, task in zip(dataset.prompts, dataset.tasks, strict=True):
         if task in DEMO_TASKS and task not in first and len(prompt) < 240:
             first[task] = prompt
     shots = [Shot(f"{task} (auto)", "auto", first[task]) for task in DEMO_TASKS if task in first]

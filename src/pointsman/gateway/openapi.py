@@ -73,7 +73,8 @@ _REQUEST = {
             "type": "string",
             "minLength": 1,
             "default": "auto",
-            "description": "`auto` (default profile), a profile name, `router-<profile>-<threshold>`, or a model "
+            "description": "`auto` (default profile), a profile name, `router-<profile>-<threshold>`, "
+            "or a model "
             "name (direct)",
         },
         "messages": {"type": "array", "minItems": 1, "items": _MESSAGE},
@@ -218,7 +219,8 @@ def openapi_spec() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "the answer; with stream: SSE `data: <chunk>` events, then "
-                            "`data: [DONE]` (or a final `data: <Error>` event if the upstream failed mid-stream)",
+                            "`data: [DONE]` (or a final `data: <Error>` event if the upstream failed "
+                            "mid-stream)",
                             "headers": _HEADERS,
                             "content": {
                                 **json_of("ChatCompletion"),

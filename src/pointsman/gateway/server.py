@@ -1,6 +1,7 @@
-"""Running the gateway: `serve()` in the foreground (granian or uvicorn, both on uvloop), `BackgroundGateway` in
-a thread with uvicorn (tests, the demo). Either way SIGTERM / stop() drains: no new connections, in-flight requests and
-streams get `server.graceful_timeout` seconds to finish, then backends close and the decision log is flushed.
+"""Running the gateway: `serve()` in the foreground (granian or uvicorn, both on uvloop), `BackgroundGateway`
+in a thread with uvicorn (tests, the demo). Either way SIGTERM / stop() drains: no new connections, in-flight
+requests and streams get `server.graceful_timeout` seconds to finish, then backends close and the decision
+log is flushed.
 """
 
 from __future__ import annotations

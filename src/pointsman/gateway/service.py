@@ -161,7 +161,7 @@ class Gateway:
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
 
     def failure(self, ex: Exchange, exc: BackendError) -> APIError:
-        """The client-facing error for a backend failure before the first byte (AllBackendsFailed, usually)."""
+        """The client-facing error for a backend failure before the first byte (usually AllBackendsFailed)."""
         ex.attempts = list(getattr(exc, "attempts", ()))
         message = exc.message
         if ex.attempts:

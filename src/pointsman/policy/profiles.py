@@ -1,8 +1,8 @@
 """Route profiles: a named set of candidate models, a selector that ranks them, fallbacks, exploration.
 
 `RouteProfile.select(view)` returns a `Selection`: the ranking the dispatcher falls back down, every
-candidate's predicted quality and cost, and the probability with which the policy put its first model first (1.0
-unless the profile explores; logged so new policies can be evaluated off-policy on logged traffic).
+candidate's predicted quality and cost, and the probability with which the policy put its first model first
+(1.0 unless the profile explores; logged so new policies can be evaluated off-policy on logged traffic).
 """
 
 from __future__ import annotations

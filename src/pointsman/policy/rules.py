@@ -137,7 +137,8 @@ class Decider:
             raise UnknownModel(requested, self.known)
         if not profile.learned:
             raise BadModelRequest(
-                f"'{requested}': profile '{name}' ranks by a static order; a threshold needs a profile with a router"
+                f"'{requested}': profile '{name}' ranks by a static order; "
+                "a threshold needs a profile with a router"
             )
         if threshold > 1:
             raise BadModelRequest(f"'{requested}': the threshold is a fraction of the best quality, 0 to 1")

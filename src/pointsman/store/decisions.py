@@ -2,7 +2,8 @@
 
 `DecisionLog.put(record)` costs a deque append on the request path; a writer thread wakes every
 `flush_interval` seconds and writes what is pending in transactions of up to `batch_size` records. Stores:
-SQLite (default, WAL) and PostgreSQL (psycopg 3); both have the same columns (see docs/gateway.md, "Decision log").
+SQLite (default, WAL) and PostgreSQL (psycopg 3); both have the same columns (docs/gateway.md, "Decision
+log").
 
 Message content is never in a record unless the store is configured with `log_content`; then the record also
 carries `prompt_hash` (SHA-256 of the canonical JSON of the messages) so traffic can be replayed and
@@ -57,7 +58,7 @@ class DecisionRecord:
     content: dict[str, Any] | None = None  # {"messages": [...], "response": "..."} when log_content
 
     def row(self) -> tuple:
-        """Values in COLUMNS order, JSON columns as text (not dataclasses.asdict: it deep-copies, 10x slower)."""
+        """Values in COLUMNS order, JSON columns as text (not dataclasses.asdict, which deep-copies)."""
         out = []
         for name in COLUMNS:
             value = getattr(self, name)
@@ -70,7 +71,7 @@ class DecisionRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> DecisionRecord:
-        values = dict(zip(COLUMNS, row))
+        values = dict(zip(COLUMNS, row, strict=True))
         for c in JSON_COLUMNS:
             v = values[c]
             if isinstance(v, (str, bytes)):
