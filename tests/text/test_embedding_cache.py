@@ -41,6 +41,9 @@ def test_miss_then_hit(fp32: MiniLMEncoder, tmp_path: Path) -> None:
     assert counting.asked == TEXTS + ["new"]
     np.testing.assert_array_equal(again[:-1], first[:-1][::-1])
     assert cached.encode([]).shape == (0, 384)
+    np.testing.assert_array_equal(cached.encode(t for t in TEXTS), first[:-1])  # any iterable of texts
+    with pytest.raises(TypeError, match=r"texts\[0\] is bytes"):
+        cached.encode([b"raw"])
 
 
 def test_encoder_ids_never_collide(fp32: MiniLMEncoder, int8: MiniLMEncoder, tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def test_batch_equals_single_and_is_deterministic(numerics: str, fp32, int8) -> 
     np.testing.assert_array_equal(batch, singles)
     np.testing.assert_array_equal(encoder.encode(TEXTS[::-1]), batch[::-1])
     np.testing.assert_array_equal(MiniLMEncoder(quantized=numerics == "int8").encode(TEXTS), batch)
+    np.testing.assert_array_equal(encoder.encode(TEXTS, progress=True), batch)
 
 
 def test_long_texts_are_truncated_to_256_word_pieces(fp32: MiniLMEncoder) -> None:

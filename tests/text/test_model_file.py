@@ -85,6 +85,13 @@ def test_processes_racing_to_build_agree(tiny_bert: ModelFiles, tmp_path: Path) 
     assert [p.name for p in cache.iterdir()] == [Path(built.pop()).name]  # one file, no temporaries
 
 
+def test_unwritable_cache_says_what_to_do(tiny_bert: ModelFiles, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(OSError, match=r"cannot write the encoder model to .*not-a-dir.*POINTSMAN_CACHE_DIR"):
+        model_file(tiny_bert, "fp32", blocker / "models")
+
+
 def test_config_that_is_not_bert_is_refused() -> None:
     with pytest.raises(ValueError, match="expected a BERT model with exact GELU, got model_type='roberta'"):
         BertConfig.from_json({**TINY, "model_type": "roberta"})

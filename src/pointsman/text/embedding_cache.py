@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pointsman.text.cache_dir import cache_dir
-from pointsman.text.encoder import Encoder
+from pointsman.text.encoder import Encoder, text_list
 
 FILE_NAME = "embeddings.sqlite3"
 _SCHEMA = """
@@ -116,8 +116,7 @@ class CachedEncoder:
         return f"CachedEncoder({self.encoder!r}, cache={str(self.cache.path)!r})"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        if isinstance(texts, str):
-            raise TypeError("encode() takes a sequence of texts, not one string: use encode([text])")
+        texts = text_list(texts)
         keys = [text_key(t) for t in texts]
         found = self.cache.get(self.id, list(dict.fromkeys(keys)), self.dim)
         missing = {key: text for key, text in zip(keys, texts) if key not in found}

@@ -29,6 +29,17 @@ class Encoder(Protocol):
         ...
 
 
+def text_list(texts: Sequence[str]) -> list[str]:
+    """`texts` as a list, with a clear error for a bare string or a non-string item (encoders share this)."""
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a sequence of texts, not one string: use encode([text])")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+    return texts
+
+
 # int8 for everyone: training and serving must embed alike (the id is stored in router files), and
 # only int8 is fast enough for serving. docs/embeddings.md ("Which numerics") has the measurements.
 DEFAULT_QUANTIZED = True

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from pointsman.text.encoder import DEFAULT_QUANTIZED
+from pointsman.text.encoder import DEFAULT_QUANTIZED, text_list
 from pointsman.text.model_file import model_file
 from pointsman.text.weights import ModelFiles, minilm_files
 
@@ -52,7 +52,7 @@ class MiniLMEncoder:
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """(len(texts), 384) float32, rows L2-normalised; same order as `texts`."""
-        texts = _check_texts(texts)
+        texts = text_list(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
         if len(texts) == 1:
             out[0] = self._run(self._tokenizer.encode(texts[0][:MAX_CHARS]).ids)
@@ -92,16 +92,6 @@ class MiniLMEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         path = model_file(self._files, self.numerics)
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("encode() takes a sequence of texts, not one string: use encode([text])")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
-    return texts
 
 
 def _cores() -> int:

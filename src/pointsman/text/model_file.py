@@ -60,8 +60,14 @@ def _build_int8(files: ModelFiles, fp32: Path, out: Path) -> None:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OSError(
+            f"cannot write the encoder model to {path.parent} ({e.strerror or e}); "
+            "point POINTSMAN_CACHE_DIR at a writable directory"
+        ) from e
     os.close(fd)
     tmp = Path(name)
     try:
