@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 MS = "com.microsoft"
 OPSET = 18
 # Bump when the graph or the int8 recipe changes: it is part of the cached model files' names.
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,13 @@ class _Graph:
         self.weights = weights
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self._initialized: set[str] = set()
         self._count = 0
 
     def const(self, name: str, value: np.ndarray) -> str:
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        if name not in self._initialized:  # shared constants (axes) are added once
+            self._initialized.add(name)
+            self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
     def weight(self, key: str, transpose: bool = False) -> str:
@@ -123,33 +126,30 @@ def _layer(g: _Graph, cfg: BertConfig, i: int, hidden: str, mask_index: str) -> 
         num_heads=cfg.num_heads,
     )
     projected = g.op1("MatMul", [attention, g.weight(f"{p}attention.output.dense.weight", transpose=True)])
-    hidden = g.op(
-        "SkipLayerNormalization",
-        [
-            projected,
-            hidden,
-            g.weight(f"{p}attention.output.LayerNorm.weight"),
-            g.weight(f"{p}attention.output.LayerNorm.bias"),
-            g.weight(f"{p}attention.output.dense.bias"),
-        ],
-        domain=MS,
-        epsilon=cfg.layer_norm_eps,
-    )[0]
+    hidden = _residual_layer_norm(g, cfg, projected, hidden, f"{p}attention.output.")
     up = g.op1("MatMul", [hidden, g.weight(f"{p}intermediate.dense.weight", transpose=True)])
     act = g.op1("BiasGelu", [up, g.weight(f"{p}intermediate.dense.bias")], domain=MS)
     down = g.op1("MatMul", [act, g.weight(f"{p}output.dense.weight", transpose=True)])
-    return g.op(
-        "SkipLayerNormalization",
-        [
-            down,
-            hidden,
-            g.weight(f"{p}output.LayerNorm.weight"),
-            g.weight(f"{p}output.LayerNorm.bias"),
-            g.weight(f"{p}output.dense.bias"),
-        ],
-        domain=MS,
+    return _residual_layer_norm(g, cfg, down, hidden, f"{p}output.")
+
+
+def _residual_layer_norm(g: _Graph, cfg: BertConfig, projected: str, residual: str, prefix: str) -> str:
+    """LayerNorm(projected + dense bias + residual), as centring followed by RMS normalisation.
+
+    Same result as SkipLayerNormalization, but onnxruntime 1.32's kernel for that (and for
+    LayerNormalization) takes about 60 us for 27x384 on one core, against 16 us for this chain: 11% of a
+    short query, and more for long ones.
+    """
+    summed = g.op1("Add", [g.op1("Add", [projected, g.weight(f"{prefix}dense.bias")]), residual])
+    mean = g.op1("ReduceMean", [summed, g.const("axis_hidden", np.array([-1], np.int64))], keepdims=1)
+    centred = g.op1("Sub", [summed, mean])
+    normed = g.op1(
+        "SimplifiedLayerNormalization",
+        [centred, g.weight(f"{prefix}LayerNorm.weight")],
+        axis=-1,
         epsilon=cfg.layer_norm_eps,
-    )[0]
+    )
+    return g.op1("Add", [normed, g.weight(f"{prefix}LayerNorm.bias")])
 
 
 def _mean_pool_normalise(g: _Graph, hidden: str) -> str:
