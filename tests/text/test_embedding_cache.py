@@ -95,8 +95,21 @@ def test_vectors_of_another_shape_are_an_error(tmp_path: Path) -> None:
 def test_damaged_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "e.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(EmbeddingCacheError, match=f"cannot open the embedding cache {path}"):
+    with pytest.raises(EmbeddingCacheError, match=f"embedding cache {path}: file is not a database; .*safe"):
         EmbeddingCache(path)
+
+
+def test_cached_encoder_survives_a_broken_cache(
+    fp32: MiniLMEncoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "e.sqlite3"
+    cached = CachedEncoder(fp32, EmbeddingCache(path))
+    for p in tmp_path.iterdir():
+        p.unlink()
+    path.write_bytes(b"damaged on disk while in use" * 100)
+    np.testing.assert_array_equal(cached.encode(TEXTS), fp32.encode(TEXTS))
+    assert f"embedding cache not used: embedding cache {path}" in caplog.text
+    assert "4 embeddings not cached" in caplog.text
 
 
 def test_unwritable_location_is_named(tmp_path: Path) -> None:

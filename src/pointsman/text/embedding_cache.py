@@ -8,15 +8,18 @@ stored once per (encoder id, sha256 of the UTF-8 text); encoders with different 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from pointsman.text.cache_dir import cache_dir
 from pointsman.text.encoder import Encoder, text_list
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "embeddings.sqlite3"
 _SCHEMA = """
@@ -45,22 +48,21 @@ class EmbeddingCache:
         self.path = Path(path) if path is not None else cache_dir() / FILE_NAME
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(self._connect()) as db, db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as e:
+        except OSError as e:
             raise EmbeddingCacheError(f"cannot open the embedding cache {self.path}: {e}") from e
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
 
     def get(self, encoder_id: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
         """The cached vectors among `keys` (missing keys are absent from the result)."""
         found: dict[bytes, np.ndarray] = {}
-        with closing(self._connect()) as db:
+        with self._db() as db:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
-                rows = self._query(
-                    db,
-                    f"SELECT text_hash, vector FROM embeddings WHERE encoder_id = ? "
-                    f"AND text_hash IN ({','.join('?' * len(chunk))})",
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT text_hash, vector FROM embeddings WHERE encoder_id = ? AND text_hash IN ({marks})",
                     (encoder_id, *chunk),
                 )
                 for key, blob in rows:
@@ -74,27 +76,28 @@ class EmbeddingCache:
 
     def put(self, encoder_id: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         rows = [(encoder_id, key, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for key, v in items]
-        with closing(self._connect()) as db, db:
+        with self._db() as db:
             # Another process may have stored the same text meanwhile: same encoder, same vector.
-            self._query(db, "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows, many=True)
+            db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows)
 
     def count(self, encoder_id: str | None = None) -> int:
-        with closing(self._connect()) as db:
+        with self._db() as db:
             if encoder_id is None:
-                return self._query(db, "SELECT COUNT(*) FROM embeddings", ())[0][0]
-            return self._query(db, "SELECT COUNT(*) FROM embeddings WHERE encoder_id = ?", (encoder_id,))[0][
-                0
-            ]
+                return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            return db.execute(
+                "SELECT COUNT(*) FROM embeddings WHERE encoder_id = ?", (encoder_id,)
+            ).fetchone()[0]
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable enough for a rebuildable cache
-        return db
-
-    def _query(self, db: sqlite3.Connection, sql: str, params, many: bool = False) -> list:
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction; SQLite errors become EmbeddingCacheError naming the file."""
         try:
-            return (db.executemany if many else db.execute)(sql, params).fetchall()
-        except sqlite3.DatabaseError as e:
+            with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                db.execute(
+                    "PRAGMA synchronous=NORMAL"
+                )  # WAL + NORMAL: durable enough for a rebuildable cache
+                yield db
+        except sqlite3.Error as e:
             raise EmbeddingCacheError(
                 f"embedding cache {self.path}: {e}; it only holds rebuildable vectors, so deleting it is safe"
             ) from e
@@ -116,14 +119,22 @@ class CachedEncoder:
         return f"CachedEncoder({self.encoder!r}, cache={str(self.cache.path)!r})"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Like the wrapped encoder's. A cache that fails (damaged file, full disk) is logged and bypassed."""
         texts = text_list(texts)
         keys = [text_key(t) for t in texts]
-        found = self.cache.get(self.id, list(dict.fromkeys(keys)), self.dim)
+        try:
+            found = self.cache.get(self.id, list(dict.fromkeys(keys)), self.dim)
+        except EmbeddingCacheError as e:
+            log.warning("embedding cache not used: %s", e)
+            found = {}
         missing = {key: text for key, text in zip(keys, texts) if key not in found}
         if missing:
             vectors = self.encoder.encode(list(missing.values()), progress=progress)
             new = dict(zip(missing, vectors))
-            self.cache.put(self.id, new.items())
+            try:
+                self.cache.put(self.id, new.items())
+            except EmbeddingCacheError as e:  # the vectors are computed: return them, just uncached
+                log.warning("%d embeddings not cached: %s", len(new), e)
             found.update(new)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for row, key in enumerate(keys):
