@@ -44,8 +44,7 @@ def test_fields_pass_through_faithfully(gateway, ups) -> None:
             ],
         },
     ]
-    client(gateway).chat.completions.create(
-        model="m1",
+    fields = dict(
         messages=messages,
         tools=tools,
         tool_choice="auto",
@@ -60,23 +59,9 @@ def test_fields_pass_through_faithfully(gateway, ups) -> None:
         seed=7,
         top_p=0.9,
     )
+    client(gateway).chat.completions.create(model="m1", **fields)
     body = ups[1].requests()[0].body
-    for key, value in dict(
-        messages=messages,
-        tools=tools,
-        tool_choice="auto",
-        temperature=0.3,
-        max_tokens=50,
-        max_completion_tokens=60,
-        stop=["\n\n"],
-        n=1,
-        user="u-1",
-        metadata={"team": "a"},
-        seed=7,
-        top_p=0.9,
-        response_format={"type": "json_object"},
-    ).items():
-        assert body[key] == value, key
+    assert {key: body[key] for key in fields} == fields
 
 
 def test_rules_alias_and_direct(gateway, ups) -> None:
