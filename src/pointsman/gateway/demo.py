@@ -64,7 +64,11 @@ def run_demo(port: int = 0, data: Path | None = None, console: Console | None = 
         dataset = load_dataset(recordings.parent, "routeprofile")
     shots = pick_shots(dataset)
     held_out = {s.prompt for s in shots}
-    router_file = trained_router(dataset, held_out, console)
+    try:
+        router_file = trained_router(dataset, held_out, console)
+    except RuntimeError as exc:  # no router available in this install
+        console.print(f"[bold red]cannot train the demo's router[/]: {exc}", highlight=False)
+        return 2
     with tempfile.TemporaryDirectory(prefix="pointsman-demo-") as tmp:
         config = demo_config(dataset, recordings, router_file, Path(tmp), port)
         return serve_and_ask(config, shots, console)
