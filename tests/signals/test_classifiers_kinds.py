@@ -39,13 +39,13 @@ def encoder(minilm, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def jb_model(shared_data, encoder) -> TextClassifier:
-    recipe = jailbreak.Recipe(benign_per_pool=80, per_family=40, max_per_source=120)
+    recipe = jailbreak.Recipe(benign_per_pool=60, per_family=30, max_per_source=80)
     return jailbreak.train(shared_data, encoder, recipe=recipe)
 
 
 @pytest.fixture(scope="module")
 def ood_model(shared_data, encoder) -> TextClassifier:
-    return ood.train(shared_data, encoder, recipe=ood.Recipe(per_domain=200, per_negative_pool=60))
+    return ood.train(shared_data, encoder, recipe=ood.Recipe(per_domain=150, per_negative_pool=40))
 
 
 def _labels(clf, texts, encoder, decide):
@@ -85,7 +85,7 @@ def test_ood_with_user_domains_from_files(shared_data, encoder, tmp_path):
         "recipe for tomato soup", "how to caramelize onions", "why did my cake sink in the middle",
         "how to make fluffy pancakes", "what oil is best for deep frying", "how to julienne carrots",
     ]))  # fmt: skip
-    clf = ood.train(shared_data, encoder, domains={"cooking": cooking}, recipe=ood.Recipe(per_negative_pool=60))
+    clf = ood.train(shared_data, encoder, domains={"cooking": cooking}, recipe=ood.Recipe(per_negative_pool=40))
     assert clf.classes_ == ["cooking", ood.OUT] and clf.info_["domains"] == ["cooking"]
     got = _labels(clf, ["how do I bake banana bread", "what is my account balance"], encoder, ood.decide)
     assert got == ["cooking", ood.OUT]
@@ -95,14 +95,14 @@ def test_ood_with_user_domains_from_files(shared_data, encoder, tmp_path):
 
 def test_domain_and_difficulty_on_routing_data(shared_data, encoder):
     data = shared_data / "llmrouter"
-    domain = routing.train_domain(data, encoder, max_rows=700)
+    domain = routing.train_domain(data, encoder, max_rows=400)
     assert len(domain.classes_) == 14
     prompts = ["Write a function to find the maximum of three numbers.",
                "mountain, climb, rope, summit, team", "Janet has 3 apples and buys 5 more. How many does she have?"]  # fmt: skip
     assert domain.predict(prompts, encoder=encoder) == ["mbpp", "commongen", "gsm8k"]
 
     assert routing.pick_models(routing.load_routing(data)) == ("llama-3.1-nemotron-51b-instruct", "gemma-2-9b-it")
-    difficulty = routing.train_difficulty(data, encoder, max_rows=500)
+    difficulty = routing.train_difficulty(data, encoder, max_rows=400)
     assert difficulty.classes_ == [routing.EASY, routing.HARD]
     assert difficulty.info_["cheap"] == "gemma-2-9b-it" and 0 < difficulty.info_["hard_rate"] < 0.5
     p = difficulty.predict_proba(prompts, encoder=encoder)[:, 1]

@@ -24,7 +24,10 @@ TEXTS = [t for texts in TRAIN.values() for t in texts]
 LABELS = [label for label, texts in TRAIN.items() for _ in texts]
 
 
-@pytest.mark.parametrize("params", [{"hidden": 0, "C": 10.0}, {"hidden": 16, "C": 10.0, "features": ("shape",)}])
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden": 0, "C": 10.0}, {"hidden": 16, "C": 10.0, "features": ("shape",)}, {"C": 10.0, "lexical": 0.5}],
+)
 def test_fit_predict_save_load_round_trip(trigram, tmp_path, params):
     clf = TextClassifier(**params, max_iter=2000).fit(TEXTS, LABELS, encoder=trigram)
     assert clf.classes_ == ["food", "music", "weather"] and clf.encoder_id_ == trigram.id

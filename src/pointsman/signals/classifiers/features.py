@@ -1,15 +1,17 @@
-"""Cheap text features that sit beside the request embedding (a few microseconds a text).
+"""Cheap text features that sit beside the request embedding.
 
-The embedding sees only the first 256 word pieces and smooths away the surface of a text; these see the
-whole text's shape: length, casing, digits, symbols, line structure, and the glued sub-word/punctuation
-runs typical of optimised adversarial suffixes.
+The embedding sees only the first 256 word pieces and smooths the surface of a text away. `shape` (a few
+microseconds) sees the whole text's form: length, casing, digits, symbols, line structure, and the glued
+sub-word/punctuation runs typical of optimised adversarial suffixes. `ngram_counts` (the lexical view of a
+classifier, tens of microseconds) sees its words: hashed unigrams and bigrams of the head and tail.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Sequence
+import zlib
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -67,3 +69,33 @@ def extract(names: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         return np.zeros((len(texts), 0), dtype=np.float32)
     rows = [[v for name in names for v in FEATURES[name](t)] for t in texts]
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+
+
+# -- hashed word n-grams (the lexical view) ------------------------------------------------------------------
+_WORD = re.compile(r"\w\w+")
+
+
+def ngram_counts(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted hashed indices, L2-normalised counts) of the lower-cased word unigrams and bigrams of the
+    text's head and tail. crc32 hashing: stable across processes and platforms (unlike `hash`)."""
+    sample = text if len(text) <= _HEAD + _TAIL else text[:_HEAD] + " " + text[-_TAIL:]
+    words = _WORD.findall(sample.lower())
+    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    if not grams:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    mask = (1 << bits) - 1
+    idx, counts = np.unique(np.fromiter((zlib.crc32(g.encode()) & mask for g in grams), np.int64, len(grams)),
+                            return_counts=True)  # fmt: skip
+    values = counts.astype(np.float32)
+    return idx, values / np.linalg.norm(values)
+
+
+def ngram_matrix(texts: Sequence[str], bits: int) -> Any:
+    """(len(texts), 2**bits) scipy CSR matrix of `ngram_counts` rows."""
+    from scipy.sparse import csr_matrix
+
+    rows = [ngram_counts(t, bits) for t in texts]
+    indptr = np.cumsum([0] + [len(i) for i, _ in rows])
+    indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, np.int64)
+    data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, np.float32)
+    return csr_matrix((data, indices, indptr), shape=(len(texts), 1 << bits))

@@ -39,10 +39,13 @@ FAMILY_LABELS = {
     "injection": "injection",
 }
 BENIGN_POOLS = ("clinc", "banking77", "webquestions", "llmrouter")
+# Generated benign sets: name -> generator (see attacks.py).
+BENIGN_GENERATED = {"paraphrase_benign": "rephrase", "benign_tasks": "tasks"}
+GENERATED = (*attacks.FAMILIES, *BENIGN_GENERATED)
 # Natural sources and generated sets, by the name `exclude` and the reports use.
 SOURCES = (
     "jackhhao", "harmful", "clinc", "banking77", "webquestions", "llmrouter", "alarming_safe",
-    "benign_instructions", "harmful_requests", *attacks.FAMILIES, "paraphrase_benign",
+    "benign_instructions", "harmful_requests", *GENERATED,
 )  # fmt: skip
 
 
@@ -63,7 +66,7 @@ class Recipe:
     per_family: int = 400
     exclude: tuple[str, ...] = ()
     template_half: int | None = None
-    alarming_weight: float = 3.0
+    alarming_weight: float = 5.0
     max_per_source: int | None = None
     seed: int = 0
 
@@ -133,8 +136,8 @@ def natural_splits(
 
 
 def _generated(name: str, bases: TextSet, carriers: TextSet, n: int, seed: int, half: int | None) -> TextSet:
-    if name == "paraphrase_benign":
-        return TextSet.of(attacks.generate("rephrase", bases.texts, n, seed, half), "benign", name)
+    if name in BENIGN_GENERATED:
+        return TextSet.of(attacks.generate(BENIGN_GENERATED[name], bases.texts, n, seed, half), "benign", name)
     source = carriers if name == "injection" else bases
     return TextSet.of(attacks.generate(name, source.texts, n, seed, half), FAMILY_LABELS[name], name)
 
@@ -153,8 +156,8 @@ def training_set(recipe: Recipe, root: str | Path | None = None,
     harmful = splits["harmful"][0] + splits["harmful_requests"][0]
     benign_requests = splits["benign_instructions"][0] + splits["alarming_safe"][0]
     carriers = _carriers(splits, train=True)
-    for i, name in enumerate((*attacks.FAMILIES, "paraphrase_benign")):
-        bases = benign_requests if name == "paraphrase_benign" else harmful
+    for i, name in enumerate(GENERATED):
+        bases = benign_requests if name in BENIGN_GENERATED else harmful
         parts.append(
             _generated(name, bases, carriers, recipe.per_family, recipe.seed + i, recipe.template_half)
         )
@@ -166,14 +169,17 @@ def training_set(recipe: Recipe, root: str | Path | None = None,
 def heldout_sets(root: str | Path | None = None, splits: dict[str, tuple[TextSet, TextSet]] | None = None,
                  per_family: int = 300, template_half: int | None = None) -> dict[str, TextSet]:  # fmt: skip
     """{name: labelled held-out set}: each source's held-out side, and attack variants generated from the
-    held-out harmful requests (with `template_half`, only from that half of the templates)."""
+    held-out harmful requests (with `template_half`, only from that half of the templates), and rewordings
+    of the held-out benign requests. (Generated benign tasks have no held-out side: their topics are few.)"""
     splits = splits or natural_splits(root)
     out = {f"{name}/test": test for name, (_, test) in splits.items()}
     harmful = splits["harmful"][1] + splits["harmful_requests"][1]
     benign_requests = splits["benign_instructions"][1] + splits["alarming_safe"][1]
     carriers = _carriers(splits, train=False)
-    for i, name in enumerate((*attacks.FAMILIES, "paraphrase_benign")):
-        bases = benign_requests if name == "paraphrase_benign" else harmful
+    for i, name in enumerate(GENERATED):
+        if name == "benign_tasks":
+            continue
+        bases = benign_requests if name in BENIGN_GENERATED else harmful
         out[f"{name}/test"] = _generated(name, bases, carriers, per_family, 1000 + i, template_half)
     return out
 
@@ -198,7 +204,9 @@ def _exclude(data: TextSet, exclude: Sequence[str]) -> TextSet:
 
 # -- training and evaluation ---------------------------------------------------------------------------------
 
-DEFAULT_PARAMS: dict[str, Any] = {"hidden": 0, "C": 1.0, "features": ("shape",)}
+DEFAULT_PARAMS: dict[str, Any] = {
+    "hidden": 128, "C": 3.0, "features": ("shape",), "lexical": 0.5, "lexical_C": 3.0, "max_iter": 200,
+}  # fmt: skip
 DEFAULT_THRESHOLD = 0.5
 
 

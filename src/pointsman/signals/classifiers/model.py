@@ -4,6 +4,10 @@ scikit-learn's estimator shape, like the routers: hyper-parameters in `__init__`
 `fit(inputs, labels) -> self`, `predict_proba(inputs) -> (n, k)`, `save`/`load` to a versioned `.npz` with a
 JSON header (no pickle). scikit-learn fits the weights; prediction is plain numpy, so one request with its
 embedding already computed costs tens of microseconds.
+
+Optionally a second, lexical view (`lexical` > 0): softmax regression over hashed word n-grams of the whole
+text, mixed into the probabilities. It reads words the mean-pooled embedding blurs ("Python process" next
+to "kill") and the parts of long prompts past the embedding's 256 word pieces.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -37,6 +41,8 @@ class TextClassifier:
     - `hidden`: width of the hidden layer; 0 for a linear model.
     - `C`: inverse L2 strength (linear) / `1 / alpha` (network).
     - `features`: names of cheap text feature sets (see `features.FEATURES`) appended to the embedding.
+    - `lexical`: weight in [0, 1) of the lexical view in the mixed probabilities (0: none);
+      `lexical_C`, `lexical_bits`: its inverse L2 strength and hash width (2**bits buckets).
     - `balanced`: weight classes inversely to their frequency.
     - `max_iter`, `seed`: optimiser budget and seed.
     """
@@ -46,6 +52,9 @@ class TextClassifier:
         hidden: int = 0,
         C: float = 1.0,
         features: Sequence[str] = (),
+        lexical: float = 0.0,
+        lexical_C: float = 3.0,
+        lexical_bits: int = 18,
         balanced: bool = True,
         max_iter: int = 500,
         seed: int = 0,
@@ -53,6 +62,9 @@ class TextClassifier:
         self.hidden = hidden
         self.C = C
         self.features = tuple(features)
+        self.lexical = lexical
+        self.lexical_C = lexical_C
+        self.lexical_bits = lexical_bits
         self.balanced = balanced
         self.max_iter = max_iter
         self.seed = seed
@@ -93,6 +105,7 @@ class TextClassifier:
         self.scale_ = np.maximum(x.std(axis=0), 1e-6).astype(np.float32)
         xs = (x - self.mean_) / self.scale_
         self.layers_ = self._train(xs, y, w / w.mean(), len(classes))
+        self.lexicon_ = self._train_lexical(queries.texts, y, w / w.mean(), len(classes)) if self.lexical else None
         self.classes_ = classes
         self.encoder_id_ = encoder_id
         self.info_: dict[str, Any] = {}
@@ -122,11 +135,22 @@ class TextClassifier:
             layers[-1] = (np.hstack([np.zeros_like(w_out), w_out]), np.concatenate([[0.0], b_out]))
         return [(np.asarray(wt, np.float32), np.asarray(b, np.float32)) for wt, b in layers]
 
+    def _train_lexical(self, texts: Sequence[str], y: np.ndarray, w: np.ndarray, k: int) -> Lexicon:
+        from sklearn.linear_model import LogisticRegression
+
+        x = feats.ngram_matrix(texts, self.lexical_bits)
+        est = LogisticRegression(C=self.lexical_C, max_iter=2000, random_state=self.seed).fit(x, y, sample_weight=w)
+        coef, bias = est.coef_.T, est.intercept_
+        if k == 2 and coef.shape[1] == 1:
+            coef, bias = np.hstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], bias])
+        used = np.unique(x.indices)  # buckets no training text hit have zero weight: not stored
+        return Lexicon(used.astype(np.int64), coef[used].astype(np.float32), bias.astype(np.float32))
+
     def predict_proba(self, inputs: Inputs, encoder: Encoder | None = None) -> np.ndarray:
         """(n, len(classes_)) class probabilities."""
         self._check_fitted()
         queries, emb, encoder_id = _embedded(inputs, encoder, self.encoder_id_)
-        return self._proba(self._design(queries.texts, emb))
+        return self._mix(self._proba(self._design(queries.texts, emb)), queries.texts)
 
     def predict(self, inputs: Inputs, encoder: Encoder | None = None) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(inputs, encoder).argmax(axis=1)]
@@ -136,7 +160,13 @@ class TextClassifier:
         x = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         if self.features:
             x = np.hstack([x, feats.extract(self.features, [text])])
-        return self._proba(x)[0]
+        return self._mix(self._proba(x), [text])[0]
+
+    def _mix(self, proba: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        if self.lexicon_ is None:
+            return proba
+        lexical = np.stack([self.lexicon_.logits(t, self.lexical_bits) for t in texts])
+        return (1.0 - self.lexical) * proba + self.lexical * _softmax(lexical)
 
     def _design(self, texts: Sequence[str], emb: np.ndarray) -> np.ndarray:
         return np.hstack([emb, feats.extract(feats.feature_names(self.features), texts)]).astype(np.float32)
@@ -147,9 +177,7 @@ class TextClassifier:
             h = h @ w + b
             if i < len(self.layers_) - 1:
                 np.maximum(h, 0.0, out=h)
-        h -= h.max(axis=1, keepdims=True)
-        np.exp(h, out=h)
-        return h / h.sum(axis=1, keepdims=True)
+        return _softmax(h)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "layers_"):
@@ -170,6 +198,8 @@ class TextClassifier:
         arrays = {"mean": self.mean_, "scale": self.scale_}
         for i, (w, b) in enumerate(self.layers_):
             arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        if self.lexicon_ is not None:
+            arrays["lex_buckets"], arrays["lex_w"], arrays["lex_b"] = self.lexicon_
         return write_npz(path, header, arrays)
 
     @classmethod
@@ -186,12 +216,39 @@ class TextClassifier:
             clf.mean_, clf.scale_ = arrays["mean"], arrays["scale"]
             n_layers = sum(1 for k in arrays if k.startswith("w"))
             clf.layers_ = [(arrays[f"w{i}"], arrays[f"b{i}"]) for i in range(n_layers)]
+            clf.lexicon_ = Lexicon(arrays["lex_buckets"], arrays["lex_w"], arrays["lex_b"]) if clf.lexical else None
         except (TypeError, KeyError, ValueError) as exc:
             raise ClassifierFileError(f"{path}: bad classifier state: {exc}") from exc
-        width = clf.mean_.shape[0]
-        if not clf.layers_ or clf.layers_[0][0].shape[0] != width or clf.layers_[-1][0].shape[1] != len(clf.classes_):
+        k, lex = len(clf.classes_), clf.lexicon_
+        if (
+            not clf.layers_
+            or clf.layers_[0][0].shape[0] != clf.mean_.shape[0]
+            or clf.layers_[-1][0].shape[1] != k
+            or (lex is not None and (lex.weights.shape != (len(lex.buckets), k) or lex.bias.shape != (k,)))
+        ):
             raise ClassifierFileError(f"{path}: bad classifier state: weight shapes do not match the header")
         return clf
+
+
+class Lexicon(NamedTuple):
+    """The lexical view's weights for the hash buckets seen in training (sorted), and its biases."""
+
+    buckets: np.ndarray  # (u,) int64, sorted
+    weights: np.ndarray  # (u, k)
+    bias: np.ndarray  # (k,)
+
+    def logits(self, text: str, bits: int) -> np.ndarray:
+        idx, values = feats.ngram_counts(text, bits)
+        pos = np.searchsorted(self.buckets, idx)
+        pos = np.minimum(pos, len(self.buckets) - 1)
+        hit = self.buckets[pos] == idx
+        return values[hit] @ self.weights[pos[hit]] + self.bias
+
+
+def _softmax(h: np.ndarray) -> np.ndarray:
+    h = h - h.max(axis=1, keepdims=True)
+    np.exp(h, out=h)
+    return h / h.sum(axis=1, keepdims=True)
 
 
 def _embedded(inputs: Inputs, encoder: Encoder | None, want_id: str | None = None) -> tuple[Queries, np.ndarray, str]:

@@ -119,7 +119,7 @@ def drop_near(negatives: TextSet, examples: TextSet, encoder: Encoder, threshold
 
 # -- training and evaluation ---------------------------------------------------------------------------------
 
-DEFAULT_PARAMS: dict[str, Any] = {"hidden": 0, "C": 1.0, "features": ()}
+DEFAULT_PARAMS: dict[str, Any] = {"hidden": 128, "C": 1.0, "features": (), "max_iter": 200}
 DEFAULT_THRESHOLD = 0.5
 
 

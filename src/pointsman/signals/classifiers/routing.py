@@ -85,7 +85,7 @@ def soft_labels(soft: np.ndarray) -> tuple[list[int], list[str], np.ndarray]:
 
 # -- training and evaluation ---------------------------------------------------------------------------------
 
-DOMAIN_PARAMS: dict[str, Any] = {"hidden": 0, "C": 1.0, "features": ("shape",)}
+DOMAIN_PARAMS: dict[str, Any] = {"hidden": 128, "C": 1.0, "features": ("shape",), "max_iter": 200}
 DIFFICULTY_PARAMS: dict[str, Any] = {"hidden": 0, "C": 0.05, "features": ("shape",), "balanced": False}
 HELDOUT_FOLDS = 5  # held-out = fold 0 of a 5-fold split grouped on the normalised prompt (20%)
 
