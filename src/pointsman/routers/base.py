@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from pointsman.data.cost import CostModel
 from pointsman.data.dataset import ModelInfo, RoutingDataset
 from pointsman.npzfile import read_npz, write_npz
 
@@ -53,10 +54,20 @@ class RouterFileError(ValueError):
 
 
 class Router(ABC):
-    """Base class. Subclasses set `name`, implement `fit`, `predict`, `_get_state`, `_set_state`."""
+    """Base class. Subclasses set `name`, implement `fit`, `predict`, `_get_state`, `_set_state`.
+
+    `fit` starts with `self._fit_common(dataset)`, which records the models, fits the cost model every
+    router file carries (`predict_cost`) and, for `uses_embeddings` routers, fixes the encoder.
+    """
 
     name: ClassVar[str]
+    # Needs the true scores of the very prompts it predicts (the oracle): never trained for serving.
+    evaluation_only: ClassVar[bool] = False
+    # Reads prompt embeddings: the file records the encoder id, `_embed` encodes with that encoder.
+    uses_embeddings: ClassVar[bool] = False
     models_: list[ModelInfo]
+    cost_model_: CostModel
+    encoder_id_: str | None = None
 
     @abstractmethod
     def fit(self, dataset: RoutingDataset) -> Router: ...
@@ -76,7 +87,12 @@ class Router(ABC):
 
     def get_params(self) -> dict[str, Any]:
         sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {
+            p.name: getattr(self, p.name)
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in named
+        }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -90,6 +106,58 @@ class Router(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(dataset) first")
+
+    # -- what every router does ---------------------------------------------------------------------
+
+    def _fit_common(self, dataset: RoutingDataset) -> np.ndarray:
+        """Record the models, fit the cost model, fix the encoder; the (n, m) quality matrix (NaN kept)."""
+        if not isinstance(dataset, RoutingDataset):
+            raise TypeError(f"fit() takes a RoutingDataset, not {type(dataset).__name__}")
+        if dataset.n_prompts == 0 or dataset.n_models == 0:
+            raise ValueError(
+                f"cannot fit {self.name!r} on {dataset.name!r}: it has {dataset.n_prompts} prompts and "
+                f"{dataset.n_models} models"
+            )
+        quality = np.asarray(dataset.quality, dtype=np.float64)
+        if not np.isfinite(quality).any():
+            raise ValueError(f"cannot fit {self.name!r} on {dataset.name!r}: no known quality score")
+        self.models_ = list(dataset.models)
+        self.cost_model_ = CostModel().fit(dataset)
+        if self.uses_embeddings:
+            from pointsman.text import get_encoder
+
+            self.encoder_id_ = get_encoder().id
+        return quality
+
+    def _queries(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> Queries:
+        """The input of predict / predict_cost, checked: a fitted router and a well-formed query set."""
+        self._check_fitted()
+        q = Queries.of(queries)
+        if q.embeddings is not None and np.shape(q.embeddings)[0] != len(q):
+            raise ValueError(f"{np.shape(q.embeddings)[0]} embeddings for {len(q)} texts")
+        if q.tasks is not None and len(q.tasks) != len(q):
+            raise ValueError(f"{len(q.tasks)} tasks for {len(q)} texts")
+        return q
+
+    def _embed(self, queries: Queries) -> np.ndarray:
+        """(n, dim) float32 embeddings with this router's encoder: the gateway's when it used the same
+        encoder, else encoded here (through the on-disk cache)."""
+        if queries.embeddings is not None and queries.encoder_id == self.encoder_id_:
+            return np.asarray(queries.embeddings, dtype=np.float32)
+        if len(queries) == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        from pointsman.text import CachedEncoder, encoder_for_id
+
+        if self.encoder_id_ is None:
+            raise RuntimeError(f"{type(self).__name__} has no encoder recorded")
+        return CachedEncoder(encoder_for_id(self.encoder_id_)).encode(
+            queries.texts, progress=len(queries) > 500
+        )
+
+    def predict_cost(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> np.ndarray:
+        """(n_queries, n_models) expected USD per call, columns in `self.model_names` order."""
+        q = self._queries(queries)
+        return self.cost_model_.predict(q.texts, q.tasks)
 
     # -- files ----------------------------------------------------------------------------------------
 
@@ -105,6 +173,8 @@ class Router(ABC):
                 {"name": m.name, "input_price": m.input_price, "output_price": m.output_price}
                 for m in self.models_
             ],
+            "cost_model": self.cost_model_.to_state(),
+            "encoder_id": self.encoder_id_,
             "state": meta,
         }
         return write_npz(path, header, arrays)
@@ -121,8 +191,14 @@ class Router(ABC):
         try:
             router = klass(**header["params"])
             router.models_ = [ModelInfo(**m) for m in header["models"]]
+            router.cost_model_ = CostModel.from_state(header["cost_model"])
+            router.encoder_id_ = header["encoder_id"]
+            if router.cost_model_.model_names != router.model_names:
+                raise ValueError("the cost model's models differ from the router's")
+            if klass.uses_embeddings and not isinstance(router.encoder_id_, str):
+                raise ValueError("no encoder id for a router that reads embeddings")
             router._set_state(header["state"], arrays)
-        except (TypeError, KeyError, ValueError) as exc:
+        except (TypeError, KeyError, ValueError, IndexError) as exc:
             raise RouterFileError(f"{path}: bad {header['router']!r} router state: {exc}") from exc
         return router
 

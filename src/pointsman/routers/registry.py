@@ -9,7 +9,12 @@ from pointsman.routers.base import Router, RouterFileError
 
 _ROUTERS: dict[str, type[Router]] = {}
 # Modules that define routers; imported on first lookup so `import pointsman` stays cheap.
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = (
+    "pointsman.routers.baselines",
+    "pointsman.routers.knn",
+)
+# The router the gateway and `pointsman eval` use by default.
+DEFAULT_ROUTER = "knn"
 
 R = TypeVar("R", bound=type[Router])
 

@@ -1,0 +1,137 @@
+"""Numerics shared by the routers: score scaling, shrunk means, masked logistic and softmax regression.
+
+Unknown scores (NaN) are masked out of every loss and mean: they teach nothing, and are never read as 0.
+Everything is fitted with L-BFGS on a full batch, so fits are deterministic and need no learning rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, log_expit, logsumexp
+
+# Probabilities are kept inside [EPS, 1 - EPS] before taking logits.
+EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """Maps the data's quality scores to [0, 1] for the likelihoods (identity when they already are)."""
+
+    lo: float = 0.0
+    hi: float = 1.0
+
+    @classmethod
+    def of(cls, quality: np.ndarray) -> ScoreScale:
+        known = quality[np.isfinite(quality)]
+        lo, hi = float(known.min()), float(known.max())
+        if lo >= 0.0 and hi <= 1.0:
+            return cls()
+        return cls(lo, hi if hi > lo else lo + 1.0)
+
+    def to_unit(self, quality: np.ndarray) -> np.ndarray:
+        return (quality - self.lo) / (self.hi - self.lo)
+
+    def from_unit(self, p: np.ndarray) -> np.ndarray:
+        return self.lo + p * (self.hi - self.lo)
+
+
+def shrunk_means(y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Column means over known entries, pulled toward `prior` by `strength` pseudo-observations."""
+    known = np.isfinite(y)
+    total = np.where(known, y, 0.0).sum(axis=0)
+    return (total + strength * prior) / (known.sum(axis=0) + strength)
+
+
+def model_priors(quality: np.ndarray, strength: float = 5.0) -> np.ndarray:
+    """Each model's mean known score, shrunk toward the mean of all known scores (a model with no
+    known score gets that grand mean)."""
+    grand = float(np.nanmean(quality))
+    return shrunk_means(quality, np.full(quality.shape[1], grand), strength)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def _lbfgs(
+    loss: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray, max_iter: int
+) -> np.ndarray:
+    res = minimize(loss, x0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    return res.x
+
+
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    prior: np.ndarray | None = None,
+    max_iter: int = 300,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Independent logistic regressions, one per column of y (n, m) in [0, 1] (fractional targets are
+    cross-entropy targets; NaN entries are masked). Returns W (d, m), b (m).
+
+    Per column: mean cross-entropy over its known rows + l2/2 |w|^2; the intercept starts at the logit of
+    `prior` (default: the column's known mean) and is not penalised. A column with no known entry keeps
+    its prior.
+    """
+    n, d = x.shape
+    m = y.shape[1]
+    known = np.isfinite(y)
+    counts = np.maximum(known.sum(axis=0), 1)
+    target = np.where(known, y, 0.0)
+    base = np.where(known.any(axis=0), target.sum(axis=0) / counts, 0.5) if prior is None else prior
+    b0 = logit(np.asarray(base, dtype=np.float64))
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[: d * m].reshape(d, m), theta[d * m :]
+        z = x @ w + b
+        nll = np.where(known, -(target * log_expit(z) + (1 - target) * log_expit(-z)), 0.0)
+        g = np.where(known, expit(z) - target, 0.0) / counts
+        value = float((nll.sum(axis=0) / counts).sum() + 0.5 * l2 * (w * w).sum())
+        grad = np.concatenate([(x.T @ g + l2 * w).ravel(), g.sum(axis=0)])
+        return value, grad
+
+    theta = _lbfgs(loss, np.concatenate([np.zeros(d * m), b0]), max_iter)
+    return theta[: d * m].reshape(d, m), theta[d * m :]
+
+
+def fit_softmax(
+    x: np.ndarray, labels: np.ndarray, k: int, l2: float, max_iter: int = 300
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression: labels (n,) in 0..k-1; W (d, k), b (k)."""
+    n, d = x.shape
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), labels] = 1.0
+    freq = (onehot.sum(axis=0) + 1.0) / (n + k)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[: d * k].reshape(d, k), theta[d * k :]
+        z = x @ w + b
+        lse = logsumexp(z, axis=1, keepdims=True)
+        g = (np.exp(z - lse) - onehot) / n
+        value = float((lse[:, 0] - (z * onehot).sum(axis=1)).mean() + 0.5 * l2 * (w * w).sum())
+        return value, np.concatenate([(x.T @ g + l2 * w).ravel(), g.sum(axis=0)])
+
+    theta = _lbfgs(loss, np.concatenate([np.zeros(d * k), np.log(freq)]), max_iter)
+    return theta[: d * k].reshape(d, k), theta[d * k :]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    """A named array of a router file, checked against `shape` (None: any length on that axis)."""
+    arr = arrays[name]
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        raise ValueError(f"array {name!r} has shape {arr.shape}, expected {shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"array {name!r} holds non-finite values")
+    return arr
