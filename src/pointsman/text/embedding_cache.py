@@ -61,10 +61,8 @@ class EmbeddingCache:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    f"SELECT text_hash, vector FROM embeddings WHERE encoder_id = ? AND text_hash IN ({marks})",
-                    (encoder_id, *chunk),
-                )
+                sql = f"SELECT text_hash, vector FROM embeddings WHERE encoder_id = ? AND text_hash IN ({marks})"
+                rows = db.execute(sql, (encoder_id, *chunk))
                 for key, blob in rows:
                     if len(blob) != dim * 4:
                         raise EmbeddingCacheError(

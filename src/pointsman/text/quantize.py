@@ -4,9 +4,9 @@ Dynamic quantisation gives every activation tensor one uint8 scale per run. BERT
 channels far larger than the rest, so one scale wastes most of the 256 levels on them (cosine to fp32
 about 0.994 on the llmrouter prompts). SmoothQuant (Xiao et al., 2023) moves that range into the weights,
 which are quantised per output channel: each quantised input is divided by s_j = a_j^alpha / w_j^(1-alpha)
-(a_j: the channel's largest activation on built-in calibration texts, w_j: its largest weight) and the weight row is
-multiplied by s_j, which leaves the fp32 result unchanged. With alpha = 0.8 the int8 encoder agrees with
-fp32 at cosine about 0.998 for the same speed (docs/embeddings.md has the measurements).
+(a_j: the channel's largest activation on built-in calibration texts, w_j: its largest weight) and the
+weight row is multiplied by s_j, which leaves the fp32 result unchanged. With alpha = 0.8 the int8 encoder
+agrees with fp32 at cosine about 0.998 for the same speed (docs/embeddings.md has the measurements).
 """
 
 from __future__ import annotations
