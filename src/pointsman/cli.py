@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pointsman import __version__
-from pointsman.commands import data, gateway, lab, signals
+from pointsman.commands import data, explain, gateway, lab, signals
 
 app = typer.Typer(
     name="pointsman",
@@ -33,6 +33,7 @@ data.register(app)
 lab.register(app)
 gateway.register(app)
 signals.register(app)
+explain.register(app)
 
 
 def main() -> None:

@@ -39,4 +39,4 @@ def test_demo_runs_offline(shared_data: Path, tmp_path: Path, monkeypatch) -> No
     assert "auto-router -> " in text and "router-auto-router-0.2: threshold 0.2" in text
     assert "direct -> llama-3.3-70b-instruct" in text and "cheap -> llama-3.2-3b-instruct" in text
     assert "decision log: 9 requests recorded" in text
-    assert list((tmp_path / "cache" / "demo").glob("router-*.npz"))  # trained once, cached
+    assert list((tmp_path / "cache" / "routers").glob("*.npz"))  # trained once, cached

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 
 import pytest
 
 from pointsman.config.gateway import StoreConfig
-from pointsman.store.decisions import DecisionRecord, open_log, prompt_hash
+from pointsman.store.decisions import COLUMNS, DecisionRecord, open_log, prompt_hash
 
 psycopg = pytest.importorskip(
     "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
@@ -94,10 +95,51 @@ def test_sqlite_is_wal_and_has_schema_version(tmp_path) -> None:
     log.close()
     with sqlite3.connect(tmp_path / "d.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == "1"
+        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == "2"
         db.execute("UPDATE pointsman_meta SET value = '99'")
     with pytest.raises(RuntimeError, match="schema version 99"):
         open_log(StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"))).start()
+
+
+V1_COLUMNS = [c for c in COLUMNS if c not in ("decision", "action", "signals")]
+
+
+def test_an_older_log_gains_the_decision_columns(store) -> None:
+    """A version-1 log (before decisions and signals were logged) is migrated in place, rows kept."""
+    if store.kind == "sqlite":
+        db = sqlite3.connect(store.path)
+        db.execute(f"CREATE TABLE decisions ({', '.join(V1_COLUMNS)})")
+        db.execute("CREATE TABLE pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', '1')")
+        db.execute(
+            "INSERT INTO decisions (request_id, time, requested_model, route, status, probability, stream) "
+            "VALUES ('old', 1.0, 'auto', 'p', 200, 1.0, 0)"
+        )
+        db.commit()
+        db.close()
+    else:
+        from pointsman.store.postgres import _TYPES
+
+        columns = [
+            f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "") for c in V1_COLUMNS
+        ]
+        with psycopg.connect(os.environ[store.dsn_env], autocommit=True) as db:
+            db.execute(f"CREATE TABLE decisions ({', '.join(columns)})")
+            db.execute("DROP TABLE IF EXISTS pointsman_meta")
+            db.execute("CREATE TABLE pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', '1')")
+            db.execute(
+                "INSERT INTO decisions (request_id, time, requested_model, route, status, probability, "
+                "stream) VALUES ('old', 1.0, 'auto', 'p', 200, 1.0, false)"
+            )
+    log = open_log(store)
+    log.start()
+    log.put(record(1, decision="block-attacks", action="block", signals={"safety": {"value": "jailbreak"}}))
+    log.close()
+    rows = {r.request_id: r for r in log.recent(10)}
+    assert rows["req_1"].decision == "block-attacks" and rows["req_1"].action == "block"
+    assert rows["req_1"].signals == {"safety": {"value": "jailbreak"}}
+    assert "old" in rows and rows["old"].decision is None
 
 
 def test_postgres_uses_jsonb(postgres_dsn, monkeypatch) -> None:

@@ -352,20 +352,36 @@ class Dispatcher:
         }
 
     async def complete(
-        self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None
+        self,
+        ranking: Sequence[str],
+        body: ChatBody,
+        *,
+        prompt_tokens: int | None = None,
+        bodies: Mapping[str, ChatBody] | None = None,
     ) -> Outcome:
-        """A non-streaming answer from the first model of `ranking` that can give one."""
-        return await self._dispatch(ranking, body, prompt_tokens, streaming=False)
+        """A non-streaming answer from the first model of `ranking` that can give one. `bodies`: what some
+        backends get instead of `body` (the redact guard's version for untrusted ones)."""
+        return await self._dispatch(ranking, body, prompt_tokens, streaming=False, bodies=bodies)
 
     async def stream(
-        self, ranking: Sequence[str], body: ChatBody, *, prompt_tokens: int | None = None
+        self,
+        ranking: Sequence[str],
+        body: ChatBody,
+        *,
+        prompt_tokens: int | None = None,
+        bodies: Mapping[str, ChatBody] | None = None,
     ) -> Outcome:
         """A streamed answer; returns once its first chunk has arrived (fallback happens only before that)."""
-        return await self._dispatch(ranking, body, prompt_tokens, streaming=True)
+        return await self._dispatch(ranking, body, prompt_tokens, streaming=True, bodies=bodies)
 
     # -- the dispatch loop -----------------------------------------------------------------------------------
     async def _dispatch(
-        self, ranking: Sequence[str], body: ChatBody, prompt_tokens: int | None, streaming: bool
+        self,
+        ranking: Sequence[str],
+        body: ChatBody,
+        prompt_tokens: int | None,
+        streaming: bool,
+        bodies: Mapping[str, ChatBody] | None = None,
     ) -> Outcome:
         if self._closing:
             raise AllBackendsFailed(
@@ -422,7 +438,8 @@ class Dispatcher:
                             Attempt(name, "skipped", "saturated", f"{member.limit.limit} calls in flight")
                         )
                         continue
-                outcome, last_error = await self._call(member, body, streaming, attempts, start)
+                payload = bodies.get(name, body) if bodies else body
+                outcome, last_error = await self._call(member, payload, streaming, attempts, start)
                 if outcome is not None:
                     return outcome
             raise self._give_up(attempts, last_error, hold)

@@ -9,13 +9,19 @@ import typer
 CONFIG_OPTION = typer.Option(..., "--config", "-c", help="Gateway config file (YAML).", exists=False)
 
 
-def _load(path: Path):
+def _load(path: Path, *, policy: bool = False):
+    """The config (and with `policy`, its built signals and rules); config problems exit 2 with each named."""
     from rich.console import Console
 
     from pointsman.config.loader import ConfigError, load_config
 
     try:
-        return load_config(path)
+        config = load_config(path)
+        if not policy:
+            return config
+        from pointsman.policy.build import build_policy
+
+        return config, build_policy(config)
     except ConfigError as exc:
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         err.print(f"[bold red]{path}: {len(exc.problems)} problem(s)[/]")
@@ -32,7 +38,7 @@ def serve(
     """Start the gateway (OpenAI-compatible API) on CONFIG; Ctrl-C / SIGTERM drains and stops it."""
     from pointsman.gateway.server import serve as run
 
-    _load(config)  # clear config errors (exit 2) before any server starts
+    _load(config, policy=True)[1].close()  # clear config errors (exit 2) before any server starts
     run(config, host=host, port=port)
 
 
@@ -40,20 +46,32 @@ def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) 
     """Validate a gateway config without starting anything (exit 0 valid, 2 invalid)."""
     from rich.console import Console
 
-    cfg = _load(file)
+    cfg, policy = _load(file, policy=True)
+    policy.close()
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"[green]{file}: valid[/]")
     out.print(f"  backends: {', '.join(f'{b.name} ({b.kind})' for b in cfg.backends)}")
     for p in cfg.profiles:
-        how = (
-            f"router {Path(p.selector.router).name}, {p.objective.describe()}"
-            if p.selector.router
-            else "static order"
-        )
+        how = "static order"
+        if p.selector.router:
+            how = f"router {Path(p.selector.router).name}, {p.objective.describe()}"
+        elif p.selector.train:
+            how = f"router trained on first use on {p.selector.train.data}, {p.objective.describe()}"
         mark = " (default for 'auto')" if p.name == cfg.default_profile_name else ""
         out.print(f"  profile {p.name}{mark}: {', '.join(p.candidates)}; {how}", markup=False)
-    for r in cfg.rules:
-        out.print(f"  rule {r.name}: {', '.join(r.models)} -> {r.profile}", markup=False)
+    if policy.decider.signals:
+        out.print(f"  signals the rules read: {', '.join(policy.decider.signals)}")
+    for r in policy.decider.rules:
+        models = "every model" if r.models is None else ", ".join(sorted(r.models))
+        does = (
+            f"block ({r.block.code})"
+            if r.block
+            else (("divert -> " if r.divert else "-> ") + (r.profile or "its own route"))
+        )
+        out.print(
+            f"  rule {r.name} (priority {r.priority}): {models}: {does}{', redact' if r.redact else ''}",
+            markup=False,
+        )
     out.print(
         f"  auth: {'on, ' + str(len(cfg.auth.keys)) + ' key(s)' if cfg.auth.enabled else 'off'}; "
         f"store: {cfg.store.kind}{' (with content)' if cfg.store.log_content else ''}"

@@ -8,7 +8,7 @@ message naming its key path (and line) in the file.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,11 +16,13 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
 from pointsman.config.backends import BackendConfig
+from pointsman.config.problems import Source
 from pointsman.policy.objective import Objective
 
 
@@ -45,19 +47,36 @@ class ServerConfig(_Strict):
 # -- route profiles ------------------------------------------------------------------------------------
 
 
+class TrainConfig(_Strict):
+    """A router trained from routing data on first use and cached (no manual `pointsman train` step)."""
+
+    data: str = Field(description="routing data, a file or folder (path relative to the config)")
+    format: str | None = Field(
+        None, description="llmrouter, routeprofile, routerbench, long; default: guessed"
+    )
+    router: str | None = Field(None, description="a router name; default: the lab's default router")
+
+
 class SelectorConfig(_Strict):
-    """How a profile ranks its candidates: a trained router file, or a static order (default: candidates)."""
+    """How a profile ranks its candidates: a trained router file, a router trained on first use (`train`),
+    or a static order (default: the candidates' order)."""
 
     router: str | None = Field(
         None, description="a router file from `pointsman train` (path relative to the config)"
     )
+    train: TrainConfig | None = Field(None, description="train a router on this data on first use (cached)")
     order: list[str] | None = Field(None, description="a static ranking, best first")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
-        if self.router is not None and self.order is not None:
-            raise ValueError("give either 'router' or 'order', not both")
+        given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
         return self
+
+    @property
+    def learned(self) -> bool:
+        return self.router is not None or self.train is not None
 
 
 class ProfileConfig(_Strict):
@@ -89,74 +108,117 @@ class ProfileConfig(_Strict):
 
 # -- rules ---------------------------------------------------------------------------------------------
 
-
-class Bounds(_Strict):
-    gt: float | None = None
-    ge: float | None = None
-    lt: float | None = None
-    le: float | None = None
-
-    @model_validator(mode="after")
-    def _some(self) -> Bounds:
-        if all(v is None for v in (self.gt, self.ge, self.lt, self.le)):
-            raise ValueError("give at least one of gt, ge, lt, le")
-        return self
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class Condition(_Strict):
-    """A condition over built-in request facts. All keys given in one mapping must hold (an implicit `all`).
+class BlockConfig(_Strict):
+    """Refuse the request with an OpenAI-style error; the upstream is never called."""
 
-    Facts: `keywords` (any of these words/phrases in the last user message, case-insensitive, whole words),
-    `regex` (searched in the last user message), `prompt_tokens` (estimated tokens of all messages),
-    `tools` (the request offers tools), `images` (an image part is present).
-    """
+    code: str = Field(
+        "content_blocked", description="the error's `code` (e.g. content_blocked, out_of_domain)"
+    )
+    status: Literal[400, 403] = Field(
+        400, description="400 (OpenAI's and Azure's status for content-filtered prompts) or 403"
+    )
+    message: str | None = Field(None, description="the error message; default: one per known code")
 
-    all: list[Condition] | None = Field(None, min_length=1)
-    any: list[Condition] | None = Field(None, min_length=1)
-    not_: Condition | None = Field(None, alias="not")
-    keywords: list[str] | None = Field(None, min_length=1)
-    regex: str | None = None
-    prompt_tokens: Bounds | None = None
-    tools: bool | None = None
-    images: bool | None = None
-
-    @field_validator("regex")
+    @field_validator("code")
     @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression: {exc}") from None
+    def _identifier(cls, v: str) -> str:
+        if not _CODE.match(v):
+            raise ValueError(f"{v!r}: a code is lower-case letters, digits and _ (e.g. content_blocked)")
         return v
 
-    @field_validator("keywords")
-    @classmethod
-    def _non_blank(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None and any(not k.strip() for k in v):
-            raise ValueError("keywords must not be blank")
-        return v
 
-    @model_validator(mode="after")
-    def _non_empty(self) -> Condition:
-        if not self.model_fields_set:
-            raise ValueError(
-                "empty condition: give at least one of all, any, not, keywords, regex, prompt_tokens, "
-                "tools, images"
-            )
-        return self
+class RedactConfig(_Strict):
+    """Replace PII with typed placeholders (<EMAIL_1>) before a backend sees the request."""
+
+    signal: str = Field("pii", description="a signal whose value is spans (the built-in `pii` by default)")
+    types: list[str] | None = Field(None, min_length=1, description="only these span types; default: all")
+    only_untrusted: bool = Field(
+        False,
+        description="redact only for backends with `trusted: false`; trusted ones get the request as is",
+    )
+    restore: bool = Field(
+        True, description="put the original values back where the answer repeats a placeholder"
+    )
 
 
 class RuleConfig(_Strict):
-    """If a request for one of `models` meets `when`, route it with `profile`. First matching rule wins."""
+    """A named decision: when `when` holds, route (`profile`), `divert`, `block`, and/or `redact`.
+
+    Rules are tried by `priority` (higher first; equal priorities in file order); the first that holds
+    decides.
+    A rule applies to requests for the names in `models` (default: `[auto]` for a rule that only routes, every
+    requested name, direct model requests included, for a rule with a guard: block, divert or redact).
+    """
 
     name: str = Field(min_length=1)
-    profile: str
-    when: Condition | None = Field(None, description="absent: always matches")
-    models: list[str] = Field(
-        default_factory=lambda: ["auto"],
+    priority: int = 0
+    when: Any = Field(None, description="a condition: a string or a mapping (docs/rules.md); absent: always")
+    models: list[str] | None = Field(
+        None,
         min_length=1,
-        description="requested model names the rule applies to; other names here become aliases",
+        description="requested model names the rule applies to ('*': every name); other names become aliases",
+    )
+    profile: str | None = Field(None, description="route with this profile")
+    objective: Objective | None = Field(
+        None, description="overrides the profile's objective (learned profiles)"
+    )
+    divert: str | None = Field(None, description="send the request to this profile whatever it asked for")
+    block: BlockConfig | None = None
+    redact: RedactConfig | None = None
+    on_signal_error: Literal["match", "skip"] | None = Field(
+        None,
+        description="when a signal the condition reads failed: 'match' (fail closed; default for block and "
+        "divert) or 'skip' (the rule does not apply; default otherwise)",
+    )
+    description: str = ""
+
+    @field_validator("block", "redact", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any, info: Any) -> Any:
+        # `block: out_of_domain` (a code), `block: true`, `redact: true`
+        if v is True:
+            return {}
+        if isinstance(v, str) and info.field_name == "block":
+            return {"code": v}
+        return v
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RuleConfig:
+        targets = [k for k in ("profile", "divert", "block") if getattr(self, k) is not None]
+        if len(targets) > 1:
+            raise ValueError(f"give one of profile, divert, block (got {' and '.join(targets)})")
+        if not targets and self.redact is None:
+            raise ValueError("a rule needs something to do: profile, divert, block or redact")
+        if self.objective is not None and self.profile is None and self.divert is None:
+            raise ValueError("'objective' overrides a profile's: give 'profile' or 'divert' too")
+        return self
+
+    @property
+    def guards(self) -> bool:
+        return self.block is not None or self.divert is not None or self.redact is not None
+
+    @property
+    def applies_to(self) -> list[str]:
+        """The requested names this rule applies to ('*': all)."""
+        if self.models is not None:
+            return self.models
+        return ["*"] if self.guards else ["auto"]
+
+    @property
+    def fail_closed(self) -> bool:
+        if self.on_signal_error is not None:
+            return self.on_signal_error == "match"
+        return self.block is not None or self.divert is not None
+
+
+class DebugConfig(_Strict):
+    signals_header: bool = Field(
+        False,
+        description="answer `x-pointsman-debug: signals` requests with an `x-pointsman-signals` header "
+        "(every computed signal's value, confidence and latency; never content)",
     )
 
 
@@ -223,6 +285,9 @@ class GatewayConfig(_Strict):
     backends: list[BackendConfig] = Field(min_length=1)
     profiles: list[ProfileConfig] = Field(default_factory=list)
     default_profile: str | None = Field(None, description="the profile for model 'auto'; default: the first")
+    signals: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="configured signals, name -> spec with a `type` (docs/signals.md)"
+    )
     rules: list[RuleConfig] = Field(default_factory=list)
     fallbacks: dict[str, list[str]] = Field(
         default_factory=dict, description="direct requests: model -> models to try after it"
@@ -230,6 +295,9 @@ class GatewayConfig(_Strict):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    debug: DebugConfig = Field(default_factory=DebugConfig)
+    # Where the config came from (file, YAML tree), so problems found later still get line numbers.
+    _source: Source = PrivateAttr(default_factory=Source)
 
     def backend(self, name: str) -> BackendConfig:
         return next(b for b in self.backends if b.name == name)

@@ -7,44 +7,16 @@ Relative paths in the file (router files, the SQLite file, replay data, GGUF fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from pointsman.config.gateway import GatewayConfig, ProfileConfig
+from pointsman.config.gateway import GatewayConfig, ProfileConfig, RuleConfig
+from pointsman.config.problems import ConfigError, Loc, Problem, Source, format_loc, line_of
 
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    loc: Loc
-    message: str
-    line: int | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.line}" if self.line else source
-        key = format_loc(self.loc)
-        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; `problems` lists each one with its key path."""
-
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        super().__init__("\n".join(p.render(source) for p in self.problems))
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+__all__ = ["ConfigError", "Problem", "format_loc", "load_config", "parse_config"]
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -78,14 +50,15 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
     except ValidationError as exc:
         problems = [_from_pydantic(err, root) for err in exc.errors()]
         raise ConfigError(source, problems) from None
-    problems = [Problem(p.loc, p.message, _line_of(root, p.loc)) for p in check_references(config)]
+    config._source = where = Source(source, root, base_dir)
+    problems = check_references(config)
     if problems:
-        raise ConfigError(source, problems)
+        raise where.error(problems)
     if base_dir is not None:
         _resolve_paths(config, base_dir)
-        problems = [Problem(p.loc, p.message, _line_of(root, p.loc)) for p in check_files(config)]
+        problems = check_files(config)
         if problems:
-            raise ConfigError(source, problems)
+            raise where.error(problems)
     return config
 
 
@@ -103,23 +76,7 @@ def _from_pydantic(err: dict[str, Any], root: yaml.Node | None) -> Problem:
         and not isinstance(err["input"], (dict, list))
     ):
         msg = f"{msg} (got {err['input']!r})"
-    return Problem(loc, msg, _line_of(root, loc))
-
-
-def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
-    """The 1-based line of the deepest node of `loc` that exists in the YAML tree."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == part), None)
-            if node is None:
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
+    return Problem(loc, msg, line_of(root, loc))
 
 
 # -- references between sections --------------------------------------------------------------------
@@ -159,8 +116,12 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
                 out.append(
                     Problem((*loc, "selector", "order", j), f"{c!r} is not one of this profile's candidates")
                 )
-        if p.selector.router is None and p.objective.model_fields_set:
-            out.append(Problem((*loc, "objective"), "an objective needs predictions: give selector.router"))
+        if not p.selector.learned and p.objective.model_fields_set:
+            out.append(
+                Problem(
+                    (*loc, "objective"), "an objective needs predictions: give selector.router (or train)"
+                )
+            )
         elif not p.objective.is_resolved:
             out.append(
                 Problem(
@@ -173,16 +134,7 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
         out.append(
             Problem(("default_profile",), f"unknown profile {cfg.default_profile!r}{_known(profiles)}")
         )
-    for i, r in enumerate(cfg.rules):
-        if r.profile not in profiles:
-            out.append(Problem(("rules", i, "profile"), f"unknown profile {r.profile!r}{_known(profiles)}"))
-        for j, m in enumerate(r.models):
-            if m in known:
-                out.append(
-                    Problem(("rules", i, "models", j), f"{m!r} is a backend: requests naming it go direct")
-                )
-    if cfg.rules and not cfg.profiles:
-        out.append(Problem(("rules",), "rules choose a profile, but no profiles are configured"))
+    out += check_rules(cfg.rules, profiles, known)
     for model, alternatives in cfg.fallbacks.items():
         unknown_backend(("fallbacks", model), model)
         for j, c in enumerate(alternatives):
@@ -191,6 +143,34 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
     for i, h in enumerate(hashes):
         if hashes.index(h) != i:
             out.append(Problem(("auth", "keys", i, "sha256"), "the same key is configured twice"))
+    return out
+
+
+def check_rules(rules: list[RuleConfig], profiles: list[str], backends: set[str]) -> list[Problem]:
+    """Names, targets, requested names and condition syntax (signals are checked when the policy is built)."""
+    from pointsman.policy.conditions import parse_condition
+
+    out: list[Problem] = []
+    names = [r.name for r in rules]
+    for i, r in enumerate(rules):
+        loc: Loc = ("rules", i)
+        if names.index(r.name) != i:
+            out.append(Problem((*loc, "name"), f"duplicate rule name {r.name!r}"))
+        for key in ("profile", "divert"):
+            target = getattr(r, key)
+            if target is not None and target not in profiles:
+                out.append(Problem((*loc, key), f"unknown profile {target!r}{_known(profiles)}"))
+        for j, m in enumerate(r.models or []):
+            if m in backends and not r.guards:
+                out.append(
+                    Problem(
+                        (*loc, "models", j),
+                        f"{m!r} is a backend: requests naming it go direct "
+                        "(only a rule that blocks, diverts or redacts may list one)",
+                    )
+                )
+        if r.when is not None:
+            out += parse_condition(r.when, (*loc, "when"))[1]
     return out
 
 
@@ -209,6 +189,8 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
 
     for p in cfg.profiles:
         p.selector.router = rel(p.selector.router)
+        if p.selector.train is not None:
+            p.selector.train.data = rel(p.selector.train.data) or p.selector.train.data
     if cfg.store.kind == "sqlite":
         cfg.store.path = rel(cfg.store.path) or cfg.store.path
     for b in cfg.backends:
@@ -223,6 +205,13 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
 
     out: list[Problem] = []
     for i, p in enumerate(cfg.profiles):
+        if p.selector.train is not None and not Path(p.selector.train.data).exists():
+            out.append(
+                Problem(
+                    ("profiles", i, "selector", "train", "data"),
+                    f"no such file or folder: {p.selector.train.data}",
+                )
+            )
         if p.selector.router is None:
             continue
         loc: Loc = ("profiles", i, "selector", "router")

@@ -19,6 +19,7 @@ from pointsman.backends.base import BackendError
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.request import parse_chat
 from pointsman.gateway.service import Exchange, Gateway, new_request_id
+from pointsman.guard import StreamRestorer, restore_response
 
 log = logging.getLogger("pointsman.gateway")
 
@@ -29,7 +30,7 @@ _SSE = [
     (b"x-accel-buffering", b"no"),
 ]
 _DONE = b"data: [DONE]\n\n"
-_WANTED = frozenset({b"authorization", b"content-length"})
+_WANTED = frozenset({b"authorization", b"content-length"})  # and the gateway's `header_names`
 CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
 
 
@@ -41,11 +42,16 @@ class ChatEndpoint:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.max_body = gateway.config.limits.max_body_bytes
+        self.signal_headers = frozenset(h.encode("latin-1") for h in gateway.header_names)
+        self.wanted = _WANTED | self.signal_headers
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         gw = self.gateway
         ex = Exchange(new_request_id(), time.perf_counter(), time.time())
-        headers = _headers(scope)
+        headers = {k: v for k, v in scope["headers"] if k in self.wanted}  # the server lower-cases names
+        ex.headers_in = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in self.signal_headers
+        }
         watcher: asyncio.Task | None = None
         try:
             client = scope.get("client")
@@ -111,9 +117,13 @@ class ChatEndpoint:
     async def _complete(self, ex: Exchange, send: Any) -> None:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
+        red = ex.redacted
         try:
             outcome = await gw.dispatcher.complete(
-                ex.selection.ranking, req.body, prompt_tokens=ex.view.prompt_tokens
+                ex.selection.ranking,
+                req.body,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=red.bodies() if red else None,
             )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
@@ -122,6 +132,8 @@ class ChatEndpoint:
         response = outcome.response
         response["model"] = outcome.model
         ex.usage = response.get("usage")
+        if red is not None and red.restore and outcome.model in red.backends:
+            restore_response(response, red.redaction)
         if gw.log.log_content:
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
@@ -135,9 +147,13 @@ class ChatEndpoint:
         body = req.body
         if not req.include_usage:  # ask for usage anyway (tokens, cost); the client will not see it
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+        red = ex.redacted
+        bodies = None
+        if red is not None:
+            bodies = dict.fromkeys(red.backends, {**red.body, "stream_options": body["stream_options"]})
         try:
             outcome = await gw.dispatcher.stream(
-                ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens
+                ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens, bodies=bodies
             )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
@@ -145,7 +161,10 @@ class ChatEndpoint:
         ex.served, ex.attempts = outcome.model, outcome.attempts
         await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]})
         texts: list[str] | None = [] if gw.log.log_content else None
-        events = _events(outcome.chunks, outcome.model, req.include_usage, ex, texts)
+        restorer = None
+        if red is not None and red.restore and outcome.model in red.backends:
+            restorer = StreamRestorer(red.redaction)
+        events = _events(outcome.chunks, outcome.model, req.include_usage, ex, texts, restorer)
         try:
             async for data in _coalesced(events):
                 await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -165,13 +184,23 @@ class ChatEndpoint:
 
 
 async def _events(
-    chunks: AsyncIterator[dict], model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None
+    chunks: AsyncIterator[dict],
+    model: str,
+    client_wants_usage: bool,
+    ex: Exchange,
+    texts: list[str] | None,
+    restorer: StreamRestorer | None = None,
 ) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
+            if restorer is not None:
+                restorer.chunk(chunk)
             event = _render(chunk, model, client_wants_usage, ex, texts)
             if event is not None:
                 yield event
+        tail = restorer.tail() if restorer is not None else None
+        if tail is not None:  # held back at the very end (the stream had no finish_reason)
+            yield _render(tail, model, client_wants_usage, ex, texts) or b""
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
@@ -267,10 +296,6 @@ def _too_large(size: int, limit: int) -> APIError:
         f"The request body is {size} bytes; the limit is {limit} bytes (limits.max_body_bytes)",
         code="request_too_large",
     )
-
-
-def _headers(scope: dict) -> dict[bytes, bytes]:
-    return {k: v for k, v in scope["headers"] if k in _WANTED}  # the server lower-cases names
 
 
 def _answer_text(response: dict) -> str | None:

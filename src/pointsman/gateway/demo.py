@@ -12,7 +12,6 @@ prints what the gateway decided for each, and shuts down gracefully.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -95,33 +94,16 @@ def pick_shots(dataset) -> list[Shot]:
 
 
 def trained_router(dataset, held_out: set[str], console: Console) -> Path:
-    """The default router trained on the recordings minus the demo's prompts; cached by data + router name."""
-    from pointsman.routers.registry import make_router
-    from pointsman.text.cache_dir import cache_dir
+    """The default router trained on the recordings minus the demo's prompts (cached; policy/trained.py)."""
+    from pointsman.policy.trained import trained_router as train
 
-    name = default_router()
-    digest = hashlib.sha256(f"{name}|{dataset.n_prompts}|{sorted(held_out)}".encode()).hexdigest()[:12]
-    path = cache_dir() / "demo" / f"router-{name}-{digest}.npz"
-    if path.is_file():
-        return path
-    rows = [i for i, p in enumerate(dataset.prompts) if p not in held_out]
-    with console.status(
-        f"training the '{name}' router on {len(rows)} recorded prompts x {dataset.n_models} "
-        f"models (first run only; cached in {path.parent}) ..."
-    ):
-        make_router(name).fit(dataset.subset(rows)).save(path)
-    return path
+    return train(dataset, held_out, status=console.status)
 
 
 def default_router() -> str:
-    """The router the lab names as the gateway's default (its DEFAULT_ROUTER), else kNN."""
-    from pointsman.routers import registry
+    from pointsman.policy.trained import default_router as name
 
-    names = registry.router_names()
-    name = getattr(registry, "DEFAULT_ROUTER", None) or ("knn" if "knn" in names else None)
-    if name is None or name not in names:
-        raise RuntimeError(f"no default router is registered (known routers: {', '.join(names) or 'none'})")
-    return name
+    return name()
 
 
 def demo_config(dataset, recordings: Path, router_file: Path, workdir: Path, port: int):

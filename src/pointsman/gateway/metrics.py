@@ -53,6 +53,12 @@ class Metrics:
         self.stream_errors = Counter(
             "pointsman_stream_errors", "Streams that failed after the first byte", ["model"], registry=r
         )
+        self.decisions = Counter(
+            "pointsman_decisions",
+            "Decisions by name (the rule, or default/profile/direct/threshold) and action",
+            ["decision", "action"],
+            registry=r,
+        )
         self.log_dropped = Counter(
             "pointsman_decision_log_dropped", "Decision records lost (queue full, store error)", registry=r
         )

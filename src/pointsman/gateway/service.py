@@ -1,13 +1,16 @@
 """The gateway's parts, built from a config, and the request path between HTTP and the backends.
 
-One request: admit (auth, rate limit) -> parse -> decide (requested model, rules -> Decision) -> select (the
-profile's selector -> ranking) -> dispatch (fallback down the ranking) -> render -> record (metrics, decision
-log). `gateway/chat.py` speaks HTTP around it; this module knows nothing of ASGI.
+One request: admit (auth, rate limit) -> parse -> decide (rules over lazily computed signals, requested model
+-> Decision) -> guard (block: an error, no backend called; redact: per-backend bodies) -> select (the
+profile's selector -> ranking) -> dispatch (fallback down the ranking) -> render (restore redacted values) ->
+record (metrics, decision log: the decision and its signals, never what a guard removed).
+`gateway/chat.py` speaks HTTP around it; this module knows nothing of ASGI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -20,14 +23,19 @@ from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
-from pointsman.policy.profiles import RouteProfile, Selection, build_profile
-from pointsman.policy.rules import BadModelRequest, Decider, Decision, UnknownModel
+from pointsman.guard import Redacted, mask_values
+from pointsman.policy.build import Policy, build_policy
+from pointsman.policy.facts import summarize
+from pointsman.policy.profiles import RouteProfile, Selection
+from pointsman.policy.rules import BadModelRequest, Decision, UnknownModel
 from pointsman.signals.base import Caller, RequestError, RequestView
+from pointsman.signals.heuristics import HeaderSignal
 from pointsman.store.decisions import DecisionLog, DecisionRecord, open_log, prompt_hash
 
 log = logging.getLogger("pointsman.gateway")
 
 PER_TOKEN = 1e-6
+DEBUG_HEADER = "x-pointsman-debug"
 
 
 @dataclass(slots=True)
@@ -38,6 +46,7 @@ class Exchange:
     started: float  # perf_counter at arrival
     arrived: float  # unix time at arrival
     principal: Principal | None = None
+    headers_in: dict[str, str] = field(default_factory=dict)  # the request headers signals may read
     request: ChatRequest | None = None
     view: RequestView | None = None
     decision: Decision | None = None
@@ -49,6 +58,8 @@ class Exchange:
     first_byte_s: float | None = None
     usage: dict | None = None
     answer: str | None = None  # only kept when the store logs content
+    redacted: Redacted | None = None  # what the redact guard replaced (never logged)
+    debug_signals: bool = False  # the client asked for the signals header, and the config allows it
 
     @property
     def route(self) -> str:
@@ -56,24 +67,31 @@ class Exchange:
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-request-id", self.request_id.encode())]
-        if self.decision is not None:
-            reason = self.selection.reason if self.selection and self.decision.profile else ""
-            why = f"{self.decision.reason}; {reason}" if reason else self.decision.reason
+        d = self.decision
+        if d is not None:
+            out.append((b"x-pointsman-decision", _header(d.name)))
+            out.append((b"x-pointsman-action", d.action.encode()))
+            reason = self.selection.reason if self.selection and d.profile else ""
+            why = f"{d.reason}; {reason}" if reason else d.reason
             failed = [a for a in self.attempts if a.outcome != "ok" and a.model != self.served]
             if failed and self.served:
                 why += "; fell back from " + ", ".join(f"{a.model} ({a.code})" for a in failed)
-            out.append((b"x-pointsman-route", _header(self.decision.route)))
+            if d.route:
+                out.append((b"x-pointsman-route", _header(d.route)))
             out.append((b"x-pointsman-reason", _header(why)))
+            if self.debug_signals:
+                signals = json.dumps(summarize(d.signals), separators=(",", ":"), ensure_ascii=True)
+                out.append((b"x-pointsman-signals", _header(signals, 8192)))
         if self.served:
             out.append((b"x-pointsman-model", _header(self.served)))
         return out
 
 
-def _header(value: str) -> bytes:
-    """A header-safe rendering: printable ASCII, at most 512 bytes."""
+def _header(value: str, limit: int = 512) -> bytes:
+    """A header-safe rendering: printable ASCII, at most `limit` bytes."""
     if not (value.isascii() and value.isprintable()):
         value = "".join(ch if " " <= ch <= "~" else "?" for ch in value)
-    return value[:512].encode()
+    return value[:limit].encode()
 
 
 def new_request_id() -> str:
@@ -81,7 +99,7 @@ def new_request_id() -> str:
 
 
 class Gateway:
-    """The configured parts: profiles, decider, gatekeeper, dispatcher, decision log, metrics."""
+    """The configured parts: policy (signals, profiles, rules), gatekeeper, dispatcher, log, metrics."""
 
     def __init__(
         self,
@@ -90,21 +108,22 @@ class Gateway:
         dispatcher: Any = None,  # pointsman.backends.dispatch.Dispatcher
         decision_log: DecisionLog | None = None,
         encoder: Any = None,
+        policy: Policy | None = None,
     ) -> None:
         self.config = config
-        backends = {b.name: b for b in config.backends}
         self.prices = {
             b.name: (b.input_price * PER_TOKEN, b.output_price * PER_TOKEN) for b in config.backends
         }
-        self.profiles: dict[str, RouteProfile] = {
-            p.name: build_profile(p, backends, encoder=encoder) for p in config.profiles
-        }
-        self.decider = Decider.from_config(
-            config.rules,
-            self.profiles,
-            backends=list(backends),
-            default_profile=config.default_profile_name,
-            fallbacks=config.fallbacks,
+        self.policy = policy if policy is not None else build_policy(config, encoder=encoder)
+        self.profiles: dict[str, RouteProfile] = self.policy.profiles
+        self.decider = self.policy.decider
+        self.untrusted = frozenset(b.name for b in config.backends if not b.trusted)
+        # Request headers the gateway reads besides auth: the debug switch and those header signals read.
+        self.header_names = frozenset(
+            {
+                DEBUG_HEADER,
+                *(s.header for s in self.policy.runner.signals.values() if isinstance(s, HeaderSignal)),
+            }
         )
         self.gatekeeper = Gatekeeper(config.auth, config.limits)
         if dispatcher is None:
@@ -121,6 +140,7 @@ class Gateway:
     async def start(self) -> None:
         self.log.start()
         await self.dispatcher.start()
+        await asyncio.to_thread(self.policy.warm)  # the encoder and classifiers, not on the first request
         for profile in self.profiles.values():  # load encoders / routers now, not on the first request
             warm = getattr(profile.selector, "warm", None)
             if warm is not None:
@@ -132,6 +152,7 @@ class Gateway:
         try:
             await self.dispatcher.close(self.config.server.graceful_timeout)
         finally:
+            self.policy.close()
             self.log.close()
 
     # -- the request path ------------------------------------------------------------------------------
@@ -140,25 +161,34 @@ class Gateway:
         ex.principal = self.gatekeeper.admit(authorization, client)
 
     async def route(self, ex: Exchange) -> None:
-        """Decide and select: fills ex.view, ex.decision, ex.selection (APIError on a bad request)."""
+        """Decide, guard and select: fills ex.view, ex.decision, ex.selection, ex.redacted. A block, or a bad
+        request, raises APIError (the decision is on `ex` already, for the headers and the log)."""
         req = ex.request
         assert req is not None and ex.principal is not None
         try:
-            ex.view = view = RequestView(req.body, Caller(ex.principal.tenant, ex.principal.key_id))
+            caller = Caller(ex.principal.tenant, ex.principal.key_id, ex.headers_in)
+            ex.view = view = RequestView(req.body, caller)
         except RequestError as exc:
             param = str(exc).partition(":")[0]
             raise bad_request(str(exc), param=param, code="invalid_type") from None
+        ex.debug_signals = self.config.debug.signals_header and ex.headers_in.get(DEBUG_HEADER) == "signals"
         try:
-            ex.decision = decision = self.decider.decide(view, req.model)
+            ex.decision = decision = await self.decider.decide(view, req.model)
         except UnknownModel as exc:
             raise APIError(404, str(exc), param="model", code="model_not_found") from None
         except BadModelRequest as exc:
             raise bad_request(str(exc), param="model", code="invalid_model") from None
+        self.metrics.decisions.labels(decision.name, decision.action).inc()
+        if decision.block is not None:
+            block = decision.block
+            raise APIError(block.status, block.message, code=block.code)
         if decision.profile is not None:
             ex.selection = await decision.profile.select(view, decision.objective)
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
+        if decision.redact is not None:
+            ex.redacted = decision.redact.apply(req.body, self.untrusted, ex.selection.ranking)
 
     def failure(self, ex: Exchange, exc: BackendError) -> APIError:
         """The client-facing error for a backend failure before the first byte (usually AllBackendsFailed)."""
@@ -228,13 +258,19 @@ class Gateway:
             completion_tokens=completion_t,
             cost_usd=cost,
             error_code=ex.error_code,
+            decision=dec.name if dec else None,
+            action=dec.action if dec else None,
+            signals=summarize(dec.signals) if dec and dec.signals else None,
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"
-        if self.log.log_content and req is not None:
-            messages = req.body.get("messages")
+        if self.log.log_content and req is not None and not (dec and dec.block):
+            # Never what a guard removed: a blocked request logs no content; a redacted one its placeholders.
+            red = ex.redacted
+            messages = (red.body if red else req.body).get("messages")
+            answer = mask_values(ex.answer, red.redaction) if red else ex.answer
             record.prompt_hash = prompt_hash(messages)
-            record.content = {"messages": messages, "response": ex.answer}
+            record.content = {"messages": messages, "response": answer}
         return record
 
     # -- information -----------------------------------------------------------------------------------

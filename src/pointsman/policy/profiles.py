@@ -48,7 +48,9 @@ class RouteProfile:
 
     @property
     def learned(self) -> bool:
-        return isinstance(self.selector, RouterSelector)
+        from pointsman.policy.trained import TrainedSelector
+
+        return isinstance(self.selector, (RouterSelector, TrainedSelector))
 
     async def select(self, view: RequestView, objective: Objective | None = None) -> Selection:
         ranked = await self.selector.rank(view, objective)
@@ -67,14 +69,21 @@ class RouteProfile:
 
 def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, encoder=None) -> RouteProfile:
     """A runtime profile from its config (loads the router file, if any)."""
-    if cfg.selector.router is not None:
+    prices = {c: (backends[c].input_price, backends[c].output_price) for c in cfg.candidates}
+    if cfg.selector.train is not None:
+        from pointsman.policy.trained import TrainedSelector
+
+        selector: Selector = TrainedSelector(
+            cfg.selector.train, cfg.candidates, cfg.objective, prices=prices, encoder=encoder
+        )
+    elif cfg.selector.router is not None:
         from pointsman.routers.base import Router
 
-        selector: Selector = RouterSelector(
+        selector = RouterSelector(
             Router.load(cfg.selector.router),
             cfg.candidates,
             cfg.objective,
-            prices={c: (backends[c].input_price, backends[c].output_price) for c in cfg.candidates},
+            prices=prices,
             encoder=encoder,
             source=cfg.selector.router,
         )

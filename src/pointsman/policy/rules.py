@@ -1,30 +1,43 @@
-"""The decision step: requested model + rules over request facts -> a Decision naming a route, with a reason.
+"""The decision step: rules over request signals, then the requested model -> a Decision with a reason.
 
-Order for a request's `model`:
-1. a backend name: direct, no routing (fallbacks only from the config's `fallbacks` map);
-2. `router-<profile>-<threshold>` (RouteLLM-style): that profile, its router choosing the cheapest candidate
-   predicted within `threshold` (a fraction, 0..1) of the best one, so a higher threshold is cheaper;
-3. rules, in order: the first rule whose `models` holds the requested name and whose condition holds;
-4. `auto`: the default profile; a profile name: that profile; anything else: unknown model.
+1. Rules, by priority (higher first; equal priorities in file order), among those that apply to the requested
+   name (`RuleConfig.applies_to`): the first whose condition holds decides. It blocks, diverts to a profile,
+   routes with a profile, and/or redacts PII; a rule that only redacts leaves the route to step 2.
+   A condition over a signal that failed is unknown: a rule that fails closed (`on_signal_error: match`, the
+   default for block and divert) then applies anyway; a block then answers 503 `guard_unavailable`.
+2. Otherwise the requested name: a backend goes direct (fallbacks only from the config's `fallbacks`);
+   `auto` the default profile; a profile name that profile; `router-<profile>-<threshold>` (RouteLLM-style)
+   that profile's router choosing the cheapest candidate predicted within `threshold` of the best; anything
+   else is an unknown model.
 
-Conditions are compiled once to predicates over a `RequestView`; each returns a short reason when it holds
-("keywords: python") and None when it does not, so the reason header says which fact decided.
+Signals are computed lazily (`policy/facts.py`): a request pays only for the signals the rules it reaches
+read. The Decision carries what was computed, for the headers, the decision log and `pointsman explain`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
 
-from pointsman.config.gateway import Bounds, Condition, RuleConfig
+from pointsman.config.gateway import GatewayConfig, RuleConfig
+from pointsman.config.problems import Problem
+from pointsman.guard import GUARD_UNAVAILABLE, Block, RedactGuard, RedactPlan
+from pointsman.policy.conditions import (
+    Predicate,
+    compile_condition,
+    parse_condition,
+    signal_labels,
+    signal_names,
+)
+from pointsman.policy.facts import Pending, RequestFacts
 from pointsman.policy.objective import Objective
 from pointsman.policy.profiles import RouteProfile
-from pointsman.signals.base import RequestView
-
-Predicate = Callable[[RequestView], "str | None"]
+from pointsman.signals.base import RequestView, SignalResult, ValueKind
+from pointsman.signals.runner import SignalRunner
 
 _ROUTER_MODEL = re.compile(r"^router-(?P<profile>.+)-(?P<threshold>\d*\.?\d+)$")
+ACTIONS = ("route", "block", "redact", "divert")
 
 
 class UnknownModel(LookupError):
@@ -41,26 +54,39 @@ class BadModelRequest(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Where a request goes and why. `profile` is None for a direct request to `model`.
+    """Where a request goes (or that it goes nowhere) and why.
 
-    Issue 4 grows this (signals that fired, guards, a block/divert action); the gateway reads only these.
+    `name`: the rule that decided, else how the requested name resolved (`default`, `profile`, `direct`,
+    `threshold`). `action`: route, block, redact (routed with PII replaced) or divert. `route`: the profile,
+    `direct`, or "" when blocked. `signals`: every signal computed for the decision.
     """
 
-    route: str  # the profile's name, or "direct"
+    name: str
+    route: str
     reason: str
+    action: str = "route"
     profile: RouteProfile | None = None
-    model: str | None = None
+    model: str | None = None  # direct requests
     rule: str | None = None
-    objective: Objective | None = None  # overrides the profile's (router-<profile>-<threshold>)
+    objective: Objective | None = None  # overrides the profile's
     fallbacks: tuple[str, ...] = ()  # direct requests
+    block: Block | None = None
+    redact: RedactPlan | None = None
+    signals: Mapping[str, SignalResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
-    profile: str
-    models: frozenset[str]
-    when: Predicate
+    priority: int = 0
+    models: frozenset[str] | None = frozenset({"auto"})  # None: every requested name
+    when: Predicate | None = None  # None: always
+    profile: str | None = None  # route (or divert) target
+    divert: bool = False
+    objective: Objective | None = None
+    block: Block | None = None
+    redact: RedactGuard | None = None
+    fail_closed: bool = False
 
 
 class Decider:
@@ -72,60 +98,138 @@ class Decider:
         backends: Sequence[str],
         default_profile: str | None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
+        runner: SignalRunner | None = None,
+        signals: Sequence[str] = (),
     ) -> None:
         self.profiles = dict(profiles)
-        self.rules = list(rules)
+        self.rules = sorted(rules, key=lambda r: -r.priority)  # stable: equal priorities keep file order
         self.backends = frozenset(backends)
         self.default_profile = default_profile
-        self._direct = {
-            b: Decision(
-                "direct", "model requested by name", model=b, fallbacks=tuple((fallbacks or {}).get(b, ()))
-            )
-            for b in backends
-        }
-        self._ruled = frozenset(m for r in self.rules for m in r.models)
-        self.known = ["auto", *self.profiles, *sorted(self._ruled - {"auto"} - set(self.profiles)), *backends]
+        self.fallbacks = {b: tuple(f) for b, f in (fallbacks or {}).items()}
+        self.runner = runner
+        self.signals = tuple(signals)  # every signal the rules can read, in rule order
+        aliases = {m for r in self.rules for m in r.models or ()} - {"auto", "*"} - set(self.profiles)
+        self.known = ["auto", *self.profiles, *sorted(aliases - self.backends), *backends]
 
     @classmethod
     def from_config(
-        cls,
-        rules: Sequence[RuleConfig],
-        profiles: Mapping[str, RouteProfile],
-        *,
-        backends: Sequence[str],
-        default_profile: str | None,
-        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        cls, config: GatewayConfig, profiles: Mapping[str, RouteProfile], runner: SignalRunner
     ) -> Decider:
-        compiled = [
-            Rule(r.name, r.profile, frozenset(r.models), compile_condition(r.when) if r.when else _always)
-            for r in rules
-        ]
+        """The rules of `config` checked against `runner`'s signals; ConfigError naming each bad key."""
+        rules, problems, needed = [], [], []
+        for i, rc in enumerate(config.rules):
+            rule, found = _compile_rule(rc, ("rules", i), runner, profiles)
+            problems += found
+            if rule is not None:
+                rules.append(rule)
+                needed += [*_rule_signals(rc, ("rules", i)), *([rc.redact.signal] if rc.redact else [])]
+        if problems:
+            raise config._source.error(problems)
         return cls(
-            profiles, compiled, backends=backends, default_profile=default_profile, fallbacks=fallbacks
+            profiles,
+            rules,
+            backends=[b.name for b in config.backends],
+            default_profile=config.default_profile_name,
+            fallbacks=config.fallbacks,
+            runner=runner,
+            signals=list(dict.fromkeys(needed)),
         )
 
-    def decide(self, view: RequestView, requested: str) -> Decision:
-        direct = self._direct.get(requested)
-        if direct is not None:
-            return direct
-        if requested in self._ruled:
-            for rule in self.rules:
-                if requested in rule.models:
-                    why = rule.when(view)
-                    if why is not None:
-                        return Decision(
-                            rule.profile,
-                            f"rule {rule.name}: {why}",
-                            self.profiles[rule.profile],
-                            rule=rule.name,
-                        )
+    # -- deciding -------------------------------------------------------------------------------------
+
+    async def decide(self, view: RequestView, requested: str) -> Decision:
+        """The decision for a request; signals that must wait are awaited off the event loop."""
+        facts = RequestFacts(view, self.runner)  # type: ignore[arg-type]
+        while True:
+            try:
+                return self._decide(facts, requested)
+            except Pending as need:
+                await facts.fetch(need.name)
+
+    def decide_now(
+        self, view: RequestView, requested: str = "auto", results: Mapping[str, SignalResult] | None = None
+    ) -> Decision:
+        """`decide`, blocking (offline: explain, evaluation); `results`: signals computed beforehand."""
+        facts = RequestFacts(view, self.runner, results)  # type: ignore[arg-type]
+        while True:
+            try:
+                return self._decide(facts, requested)
+            except Pending as need:
+                facts.fetch_now(need.name)
+
+    def _decide(self, facts: RequestFacts, requested: str) -> Decision:
+        for rule in self.rules:
+            if rule.models is not None and requested not in rule.models:
+                continue
+            truth = True if rule.when is None else rule.when(facts)
+            if truth or (truth is None and rule.fail_closed):
+                return self._apply(rule, truth, facts, requested)
+        decision = self._resolve(requested)
+        return replace(decision, signals=dict(facts.results)) if facts.results else decision
+
+    def _apply(self, rule: Rule, truth: bool | None, facts: RequestFacts, requested: str) -> Decision:
+        why = "always" if rule.when is None else rule.when.why(facts)
+        reason = f"rule {rule.name}: {why}"
+        if truth is None:
+            reason += " (a signal failed: the rule fails closed)"
+        if rule.block is not None:
+            block = rule.block if truth else GUARD_UNAVAILABLE
+            return self._blocked(rule, reason, block, facts)
+        plan = None
+        if rule.redact is not None:
+            pii = facts.result(rule.redact.signal)
+            if pii.error is not None:
+                return self._blocked(
+                    rule,
+                    f"{reason}; {rule.redact.signal} failed, so no redaction was possible",
+                    GUARD_UNAVAILABLE,
+                    facts,
+                )
+            plan = rule.redact.plan(pii.value)
+        if rule.profile is not None:
+            action = "divert" if rule.divert else "route"
+            base = Decision(rule.profile, rule.profile, reason, action, self.profiles[rule.profile])
+        else:
+            base = self._resolve(requested)
+        return replace(
+            base,
+            name=rule.name,
+            rule=rule.name,
+            reason=reason + (f"; {plan.describe()}" if plan else ""),
+            action="redact" if plan is not None and base.action == "route" else base.action,
+            objective=rule.objective or base.objective,
+            redact=plan,
+            signals=dict(facts.results),
+        )
+
+    @staticmethod
+    def _blocked(rule: Rule, reason: str, block: Block, facts: RequestFacts) -> Decision:
+        return Decision(
+            rule.name, "", reason, "block", rule=rule.name, block=block, signals=dict(facts.results)
+        )
+
+    def _resolve(self, requested: str) -> Decision:
+        """The decision for the requested name alone (no rule applied)."""
+        if requested in self.backends:
+            return Decision(
+                "direct",
+                "direct",
+                "model requested by name",
+                model=requested,
+                fallbacks=self.fallbacks.get(requested, ()),
+            )
         if requested == "auto":
             if self.default_profile is None:
                 raise BadModelRequest("model 'auto' needs a route profile, and none is configured")
-            return Decision(self.default_profile, "default profile", self.profiles[self.default_profile])
+            return Decision(
+                "default",
+                self.default_profile,
+                "default profile",
+                profile=self.profiles[self.default_profile],
+            )
         profile = self.profiles.get(requested)
         if profile is not None:
-            return Decision(requested, "profile requested by name", profile)
+            return Decision("profile", requested, "profile requested by name", profile=profile)
         match = _ROUTER_MODEL.match(requested)
         if match:
             return self._threshold(requested, match["profile"], float(match["threshold"]))
@@ -144,102 +248,81 @@ class Decider:
             raise BadModelRequest(f"'{requested}': the threshold is a fraction of the best quality, 0 to 1")
         base = profile.selector.objective  # type: ignore[attr-defined]
         objective = Objective(within=threshold, max_cost_per_request=base.max_cost_per_request)
-        return Decision(name, f"{requested}: threshold {threshold:g}", profile, objective=objective)
+        return Decision(
+            "threshold", name, f"{requested}: threshold {threshold:g}", profile=profile, objective=objective
+        )
 
 
-# -- conditions ---------------------------------------------------------------------------------------
+# -- compiling rules ------------------------------------------------------------------------------------
 
 
-def _always(view: RequestView) -> str:
-    return "always"
+def _rule_signals(rc: RuleConfig, loc: tuple) -> list[str]:
+    node, _ = parse_condition(rc.when, (*loc, "when")) if rc.when is not None else (None, [])
+    return list(signal_names(node)) if node is not None else []
 
 
-def compile_condition(cond: Condition) -> Predicate:
-    """A predicate for `cond`: every key given must hold (an implicit `all`)."""
-    parts: list[Predicate] = []
-    if cond.all is not None:
-        parts.append(_all([compile_condition(c) for c in cond.all]))
-    if cond.any is not None:
-        parts.append(_any([compile_condition(c) for c in cond.any]))
-    if cond.not_ is not None:
-        parts.append(_not(compile_condition(cond.not_)))
-    if cond.keywords is not None:
-        parts.append(_keywords(cond.keywords))
-    if cond.regex is not None:
-        parts.append(_regex(cond.regex))
-    if cond.prompt_tokens is not None:
-        parts.append(_tokens(cond.prompt_tokens))
-    if cond.tools is not None:
-        parts.append(_flag("tools", lambda v: v.has_tools, cond.tools))
-    if cond.images is not None:
-        parts.append(_flag("images", lambda v: v.has_images, cond.images))
-    return parts[0] if len(parts) == 1 else _all(parts)
+def _compile_rule(
+    rc: RuleConfig, loc: tuple, runner: SignalRunner, profiles: Mapping[str, RouteProfile]
+) -> tuple[Rule | None, list[Problem]]:
+    problems: list[Problem] = []
+    when = None
+    if rc.when is not None:
+        node, problems = parse_condition(rc.when, (*loc, "when"))
+        if node is not None:
+            when, problems = compile_condition(node, runner.signals)
+    redact = RedactGuard.from_config(rc.redact) if rc.redact is not None else None
+    if redact is not None:
+        problems += _check_redact(redact, (*loc, "redact"), runner)
+    target = rc.profile or rc.divert
+    if rc.objective is not None and target in profiles and not profiles[target].learned:
+        key = "profile" if rc.profile else "divert"
+        problems.append(
+            Problem(
+                (*loc, "objective"),
+                f"profile {target!r} ranks by a static order; an objective "
+                f"needs a profile with a router (set {key} to one)",
+            )
+        )
+    if problems:
+        return None, problems
+    models = rc.applies_to
+    return Rule(
+        rc.name,
+        rc.priority,
+        None if "*" in models else frozenset(models),
+        when,
+        target,
+        rc.divert is not None,
+        rc.objective,
+        Block.from_config(rc.block) if rc.block is not None else None,
+        redact,
+        rc.fail_closed,
+    ), []
 
 
-def _all(parts: list[Predicate]) -> Predicate:
-    def check(view: RequestView) -> str | None:
-        reasons = []
-        for p in parts:
-            why = p(view)
-            if why is None:
-                return None
-            reasons.append(why)
-        return " and ".join(reasons)
-
-    return check
-
-
-def _any(parts: list[Predicate]) -> Predicate:
-    def check(view: RequestView) -> str | None:
-        for p in parts:
-            why = p(view)
-            if why is not None:
-                return why
-        return None
-
-    return check
-
-
-def _not(part: Predicate) -> Predicate:
-    return lambda view: "not matched" if part(view) is None else None
-
-
-def _keywords(words: list[str]) -> Predicate:
-    # One pass for all words; whole words/phrases only ("class" does not match "classic").
-    pattern = re.compile(
-        r"(?<!\w)(?:"
-        + "|".join(re.escape(w.strip()) for w in sorted(words, key=len, reverse=True))
-        + r")(?!\w)",
-        re.IGNORECASE,
-    )
-
-    def check(view: RequestView) -> str | None:
-        m = pattern.search(view.last_user_text)
-        return f"keyword '{m.group(0)}'" if m else None
-
-    return check
-
-
-def _regex(expr: str) -> Predicate:
-    pattern = re.compile(expr)
-
-    def check(view: RequestView) -> str | None:
-        return f"regex /{expr}/" if pattern.search(view.last_user_text) else None
-
-    return check
-
-
-def _tokens(b: Bounds) -> Predicate:
-    def check(view: RequestView) -> str | None:
-        n = view.prompt_tokens
-        if (b.gt is not None and not n > b.gt) or (b.ge is not None and not n >= b.ge):
-            return None
-        if (b.lt is not None and not n < b.lt) or (b.le is not None and not n <= b.le):
-            return None
-        return f"prompt_tokens={n}"
-
-    return check
-
-
-def _flag(name: str, get: Callable[[RequestView], bool], want: bool) -> Predicate:
-    return lambda view: (name if want else f"no {name}") if get(view) == want else None
+def _check_redact(guard: RedactGuard, loc: tuple, runner: SignalRunner) -> list[Problem]:
+    signal = runner.signals.get(guard.signal)
+    if signal is None:
+        return [
+            Problem(
+                (*loc, "signal"),
+                f"unknown signal {guard.signal!r} (configured: {', '.join(sorted(runner.signals))})",
+            )
+        ]
+    if signal.kind is not ValueKind.SPANS:
+        return [
+            Problem(
+                (*loc, "signal"), f"signal {guard.signal!r} gives {signal.kind.value}, not spans to redact"
+            )
+        ]
+    known = signal_labels(signal)
+    unknown = sorted((guard.types or set()) - (known or set())) if known is not None else []
+    if unknown:
+        return [
+            Problem(
+                (*loc, "types"),
+                f"signal {guard.signal!r} never finds {', '.join(unknown)} "
+                f"(it finds: {', '.join(sorted(known))})",
+            )
+        ]  # type: ignore[arg-type]
+    return []

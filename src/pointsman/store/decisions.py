@@ -7,7 +7,8 @@ log").
 
 Message content is never in a record unless the store is configured with `log_content`; then the record also
 carries `prompt_hash` (SHA-256 of the canonical JSON of the messages) so traffic can be replayed and
-de-duplicated.
+de-duplicated. What a guard removed never is: a blocked request has no content, a redacted one only its
+placeholders. The signals a decision computed are logged by value (labels, numbers, PII span types).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from pointsman.config.gateway import StoreConfig
 
 log = logging.getLogger("pointsman.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Columns stored as JSON text (SQLite) / JSONB (Postgres).
-JSON_COLUMNS = ("candidates", "fallbacks", "content")
+JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals")
+# Columns each schema version added (appended to the table when an older log is opened).
+ADDED_COLUMNS = {2: ("decision", "action", "signals")}
 
 
 @dataclass(slots=True)
@@ -56,6 +59,9 @@ class DecisionRecord:
     error_code: str | None = None
     prompt_hash: str | None = None
     content: dict[str, Any] | None = None  # {"messages": [...], "response": "..."} when log_content
+    decision: str | None = None  # the rule that decided, or default / profile / direct / threshold
+    action: str | None = None  # route | block | redact | divert
+    signals: dict[str, Any] | None = None  # {name: {"value", "confidence", "ms"}}: labels and numbers only
 
     def row(self) -> tuple:
         """Values in COLUMNS order, JSON columns as text (not dataclasses.asdict, which deep-copies)."""

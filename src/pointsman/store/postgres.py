@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import os
 
-from pointsman.store.decisions import COLUMNS, JSON_COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
+from pointsman.store.decisions import (
+    ADDED_COLUMNS,
+    COLUMNS,
+    JSON_COLUMNS,
+    SCHEMA_VERSION,
+    DecisionLog,
+    DecisionRecord,
+)
 
 _TYPES = {
     "time": "DOUBLE PRECISION NOT NULL",
@@ -69,10 +76,8 @@ class PostgresLog(DecisionLog):
             row = db.execute("SELECT value FROM pointsman_meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
-                raise RuntimeError(
-                    f"decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
-                )
+            else:
+                _migrate(db, row[0])
         db.commit()
         self._db = db
 
@@ -101,3 +106,16 @@ class PostgresLog(DecisionLog):
                 f"SELECT {', '.join(COLUMNS)} FROM decisions ORDER BY time DESC LIMIT %s", (limit,)
             ).fetchall()
         return [DecisionRecord.from_row(r) for r in rows]
+
+
+def _migrate(db, found: str) -> None:
+    """Bring an older decision log up to SCHEMA_VERSION (add the columns later versions have)."""
+    version = int(found) if found.isdigit() else -1
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise RuntimeError(f"decision log schema version {found}, this pointsman writes {SCHEMA_VERSION}")
+    for v in range(version + 1, SCHEMA_VERSION + 1):
+        for column in ADDED_COLUMNS.get(v, ()):
+            db.execute(
+                f"ALTER TABLE decisions ADD COLUMN IF NOT EXISTS {column} {_TYPES.get(column, 'TEXT')}"
+            )
+    db.execute("UPDATE pointsman_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pointsman.store.decisions import COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
+from pointsman.store.decisions import ADDED_COLUMNS, COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
 
 _TYPES = {
     "time": "REAL NOT NULL",
@@ -70,7 +70,13 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
     row = db.execute("SELECT value FROM pointsman_meta WHERE key = 'schema_version'").fetchone()
     if row is None:
         db.execute("INSERT INTO pointsman_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    elif row[0] != str(SCHEMA_VERSION):
+        return
+    version = int(row[0]) if row[0].isdigit() else -1
+    if not 1 <= version <= SCHEMA_VERSION:
         raise RuntimeError(
             f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
         )
+    for v in range(version + 1, SCHEMA_VERSION + 1):  # an older log: add the columns later versions have
+        for column in ADDED_COLUMNS.get(v, ()):
+            db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {_TYPES.get(column, 'TEXT')}")
+    db.execute("UPDATE pointsman_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
