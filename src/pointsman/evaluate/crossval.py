@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from pointsman.data.cost import CostModel
 from pointsman.data.dataset import RoutingDataset
 from pointsman.data.splits import Split
 from pointsman.routers.base import Queries, Router
@@ -102,30 +101,19 @@ def predict_held_out(
     for k, (train, test) in enumerate(splits):
         router = spec.make()
         t0 = time.perf_counter()
-        train_set = dataset.subset(train)
-        router.fit(train_set)
+        router.fit(dataset.subset(train))
         t1 = time.perf_counter()
         part = dataset.subset(test)
         queries = Queries(texts=list(part.prompts), tasks=list(part.tasks) if task_labels else None)
         cols = _columns(spec, router, dataset)
         quality[np.ix_(test, cols)] = _check(spec, "predict", router.predict(queries), len(test), len(cols))
-        cost[np.ix_(test, cols)] = _check(spec, "predict_cost", _predict_cost(router, train_set, queries),
+        cost[np.ix_(test, cols)] = _check(spec, "predict_cost", router.predict_cost(queries),
                                           len(test), len(cols))  # fmt: skip
         fit_s += t1 - t0
         predict_s += time.perf_counter() - t1
         if on_fold is not None:
             on_fold(k)
     return Predictions(rows, quality[rows], cost[rows], fit_s, predict_s)
-
-
-def _predict_cost(router: Router, train: RoutingDataset, queries: Queries) -> np.ndarray:
-    """The router's own cost prediction; for a router without one, a CostModel fitted on the same rows
-    (in the router's model order), which is what a gateway would price the request with."""
-    predict_cost = getattr(router, "predict_cost", None)
-    if predict_cost is not None:
-        return predict_cost(queries)
-    costs = CostModel().fit(train.select_models(router.model_names))
-    return costs.predict(queries.texts, queries.tasks)
 
 
 def _columns(spec: RouterSpec, router: Router, dataset: RoutingDataset) -> np.ndarray:
