@@ -99,17 +99,24 @@ def test_damaged_file_is_named(tmp_path: Path) -> None:
         EmbeddingCache(path)
 
 
-def test_cached_encoder_survives_a_broken_cache(
+def test_cached_encoder_bypasses_a_failing_cache(
     fp32: MiniLMEncoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "e.sqlite3"
-    cached = CachedEncoder(fp32, EmbeddingCache(path))
-    for p in tmp_path.iterdir():
-        p.unlink()
-    path.write_bytes(b"damaged on disk while in use" * 100)
+    cache = EmbeddingCache(tmp_path / "e.sqlite3", timeout=0.2)
+    cached = CachedEncoder(fp32, cache)
+    # Reading fails: a stored vector of the wrong shape.
+    cache.put(fp32.id, [(text_key(TEXTS[0]), np.ones(4, np.float32))])
     np.testing.assert_array_equal(cached.encode(TEXTS), fp32.encode(TEXTS))
-    assert f"embedding cache not used: embedding cache {path}" in caplog.text
-    assert "4 embeddings not cached" in caplog.text
+    assert f"embedding cache not used: {cache.path}: a vector for encoder" in caplog.text
+    # Writing fails: another process holds the write lock for longer than the timeout.
+    caplog.clear()
+    other = sqlite3.connect(cache.path)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        np.testing.assert_array_equal(cached.encode(["a new text"]), fp32.encode(["a new text"]))
+    finally:
+        other.rollback()
+    assert f"1 embeddings not cached: embedding cache {cache.path}: database is locked" in caplog.text
 
 
 def test_unwritable_location_is_named(tmp_path: Path) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,17 +45,30 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """Vectors by (encoder id, text hash) in one SQLite file. A connection per call: thread- and fork-safe."""
+    """Vectors by (encoder id, text hash) in one SQLite file; safe to use from threads and processes.
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    `timeout`: seconds to wait for another process's write lock before giving up.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, timeout: float = 60.0) -> None:
         self.path = Path(path) if path is not None else cache_dir() / FILE_NAME
+        self.timeout = timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise EmbeddingCacheError(f"cannot open the embedding cache {self.path}: {e}") from e
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        for attempt in range(10):
+            try:
+                with self._db() as db:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute(_SCHEMA)
+                return
+            except EmbeddingCacheError as e:
+                # Two processes switching a new file to WAL at once can deadlock; SQLite then fails one of
+                # them at once instead of waiting, so wait here.
+                if "locked" not in str(e) or attempt == 9:
+                    raise
+                time.sleep(0.01 * 2**attempt)
 
     def get(self, encoder_id: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
         """The cached vectors among `keys` (missing keys are absent from the result)."""
@@ -90,15 +106,31 @@ class EmbeddingCache:
     def _db(self) -> Iterator[sqlite3.Connection]:
         """A connection for one transaction; SQLite errors become EmbeddingCacheError naming the file."""
         try:
-            with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
-                db.execute(
-                    "PRAGMA synchronous=NORMAL"
-                )  # WAL + NORMAL: durable enough for a rebuildable cache
+            db = _connection(self.path)
+            db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            with db:
                 yield db
         except sqlite3.Error as e:
             raise EmbeddingCacheError(
                 f"embedding cache {self.path}: {e}; it only holds rebuildable vectors, so deleting it is safe"
             ) from e
+
+
+# One open connection per (process, thread, file), reused across calls and EmbeddingCache objects: when the
+# last connection to a WAL database closes, SQLite checkpoints and syncs the file, which made every
+# one-text miss cost 20 ms when each call opened and closed its own connection.
+_connections = threading.local()
+
+
+def _connection(path: Path) -> sqlite3.Connection:
+    if not hasattr(_connections, "open"):
+        _connections.open = {}
+    key = (os.getpid(), str(path))  # a connection inherited through fork() is never reused
+    if key not in _connections.open:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable enough for a rebuildable cache
+        _connections.open[key] = db
+    return _connections.open[key]
 
 
 class CachedEncoder:
