@@ -48,6 +48,7 @@ def explain(
     err = Console(stderr=True, highlight=False)
     with err.status("loading the config's signals and rules ..."):
         _, policy = _load(config, policy=True)
+        policy.warm()  # the encoder's first run is slow: keep it out of the first request's figures
     explainer = Explainer(policy, select=select)
     try:
         if input is not None:
