@@ -7,8 +7,9 @@ Shared by trained routers and trained signal classifiers: the header's `format` 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,9 @@ def read_npz(
         raise error(f"{path}: not a pointsman {what} file ({exc})") from exc
     if HEADER not in arrays:
         raise error(f"{path}: not a pointsman {what} file (no header)")
+    odd = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))  # np.load gives raw bytes
+    if odd:
+        raise error(f"{path}: not a pointsman {what} file (member {odd[0]!r} is not a numpy array)")
     try:
         header = json.loads(arrays.pop(HEADER).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

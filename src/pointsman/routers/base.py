@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -185,7 +186,10 @@ class Router(ABC):
         from pointsman.routers.registry import router_class
 
         header, arrays = read_router_file(path)
-        klass = router_class(header["router"])
+        try:
+            klass = router_class(header.get("router"))
+        except RouterFileError as exc:
+            raise RouterFileError(f"{path}: {exc}") from None
         if cls is not Router and not issubclass(klass, cls):
             raise RouterFileError(f"{path}: holds a {header['router']!r} router, not {cls.name!r}")
         try:

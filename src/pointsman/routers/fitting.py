@@ -70,22 +70,24 @@ def fit_logistic(
     y: np.ndarray,
     l2: float,
     prior: np.ndarray | None = None,
+    prior_strength: float = 0.0,
     max_iter: int = 300,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Independent logistic regressions, one per column of y (n, m) in [0, 1] (fractional targets are
     cross-entropy targets; NaN entries are masked). Returns W (d, m), b (m).
 
-    Per column: mean cross-entropy over its known rows + l2/2 |w|^2; the intercept starts at the logit of
-    `prior` (default: the column's known mean) and is not penalised. A column with no known entry keeps
-    its prior.
+    Per column: mean cross-entropy over its known rows + l2/2 |w|^2 + the intercept's pull toward the logit
+    of `prior` (default: the column's known mean): `prior_strength` pseudo-rows' worth, so a column with
+    few known rows stays near its prior. A column with no known entry keeps its prior.
     """
-    n, d = x.shape
+    d = x.shape[1]
     m = y.shape[1]
     known = np.isfinite(y)
     counts = np.maximum(known.sum(axis=0), 1)
     target = np.where(known, y, 0.0)
     base = np.where(known.any(axis=0), target.sum(axis=0) / counts, 0.5) if prior is None else prior
     b0 = logit(np.asarray(base, dtype=np.float64))
+    pull = prior_strength / counts
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[: d * m].reshape(d, m), theta[d * m :]
@@ -93,7 +95,8 @@ def fit_logistic(
         nll = np.where(known, -(target * log_expit(z) + (1 - target) * log_expit(-z)), 0.0)
         g = np.where(known, expit(z) - target, 0.0) / counts
         value = float((nll.sum(axis=0) / counts).sum() + 0.5 * l2 * (w * w).sum())
-        grad = np.concatenate([(x.T @ g + l2 * w).ravel(), g.sum(axis=0)])
+        value += float(0.5 * (pull * (b - b0) ** 2).sum())
+        grad = np.concatenate([(x.T @ g + l2 * w).ravel(), g.sum(axis=0) + pull * (b - b0)])
         return value, grad
 
     theta = _lbfgs(loss, np.concatenate([np.zeros(d * m), b0]), max_iter)
@@ -135,3 +138,35 @@ def array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int | None, ...
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"array {name!r} holds non-finite values")
     return arr
+
+
+def masked_bce(z: np.ndarray, y: np.ndarray, known: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits z against targets y over the known entries, and its gradient."""
+    count = max(int(known.sum()), 1)
+    target = np.where(known, y, 0.0)
+    nll = np.where(known, -(target * log_expit(z) + (1 - target) * log_expit(-z)), 0.0)
+    return float(nll.sum() / count), np.where(known, expit(z) - target, 0.0) / count
+
+
+Params = dict[str, np.ndarray]
+
+
+def fit_params(params: Params, loss_grad: Callable[[Params], tuple[float, Params]], max_iter: int) -> Params:
+    """Minimise loss_grad over named parameter arrays with L-BFGS (max_iter doubles as early stopping)."""
+    names = list(params)
+    shapes = [params[k].shape for k in names]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def unflatten(theta: np.ndarray) -> Params:
+        out, start = {}, 0
+        for name, shape, size in zip(names, shapes, sizes):
+            out[name] = theta[start : start + size].reshape(shape)
+            start += size
+        return out
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grads = loss_grad(unflatten(theta))
+        return value, np.concatenate([grads[k].ravel() for k in names])
+
+    theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
+    return unflatten(_lbfgs(loss, theta0, max_iter))

@@ -12,9 +12,14 @@ _ROUTERS: dict[str, type[Router]] = {}
 _MODULES: tuple[str, ...] = (
     "pointsman.routers.baselines",
     "pointsman.routers.knn",
+    "pointsman.routers.category",
+    "pointsman.routers.mixture",
+    "pointsman.routers.mlp",
+    "pointsman.routers.mf",
+    "pointsman.routers.irt",
 )
 # The router the gateway and `pointsman eval` use by default.
-DEFAULT_ROUTER = "knn"
+DEFAULT_ROUTER = "mixture"
 
 R = TypeVar("R", bound=type[Router])
 

@@ -1,0 +1,149 @@
+"""Groups of prompts (tasks, else embedding clusters) and the gate that predicts a query's group.
+
+Category-style routers (Composition of Experts: Jain et al. 2024, arXiv:2411.01102) route in two steps:
+which kind of prompt is this, then which model is good at that kind. The groups are the dataset's task
+labels when it has them; tasks with fewer than `min_size` prompts and unlabelled prompts share an "other"
+group; data without tasks is clustered (k-means on the embeddings). The gate is a multinomial logistic
+regression on embedding + lexical features, so a new query gets a probability for every group.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pointsman.data.dataset import RoutingDataset
+from pointsman.routers.base import Queries, Router
+from pointsman.routers.features import Featurizer
+from pointsman.routers.fitting import array, fit_softmax, softmax
+
+OTHER = "(other)"
+# Prompts per k-means cluster when a dataset has no tasks, and at most this many clusters.
+PROMPTS_PER_CLUSTER = 150
+MAX_CLUSTERS = 12
+
+
+def group_labels(
+    tasks: Sequence[str | None], embeddings: np.ndarray, min_size: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """(group names, (n,) group index per prompt): tasks with >= min_size prompts, else clusters."""
+    counts = Counter(t for t in tasks if t is not None)
+    names = sorted(t for t, c in counts.items() if c >= min_size)
+    if names:
+        index = {t: i for i, t in enumerate(names)}
+        labels = np.array([index.get(t, len(names)) if t is not None else len(names) for t in tasks])
+        if (labels == len(names)).any():
+            names.append(OTHER)
+        return names, labels
+    k = int(np.clip(len(tasks) // PROMPTS_PER_CLUSTER, 1, MAX_CLUSTERS))
+    if k == 1:
+        return ["cluster-0"], np.zeros(len(tasks), dtype=np.int64)
+    from sklearn.cluster import KMeans
+
+    labels = KMeans(k, n_init=4, random_state=seed).fit_predict(embeddings)
+    return [f"cluster-{i}" for i in range(k)], labels.astype(np.int64)
+
+
+@dataclass
+class Gate:
+    """p(group | query features): softmax(x @ w + b); one group means probability 1."""
+
+    names: list[str]
+    w: np.ndarray  # (d, k)
+    b: np.ndarray  # (k,)
+
+    @classmethod
+    def fit(cls, names: list[str], labels: np.ndarray, x: np.ndarray, reg: float) -> Gate:
+        k = len(names)
+        if k == 1:
+            return cls(names, np.zeros((x.shape[1], 1)), np.zeros(1))
+        w, b = fit_softmax(x, labels, k, reg / len(x))
+        return cls(names, w, b)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, k) group probabilities."""
+        return softmax(x @ self.w + self.b)
+
+    def state(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        return self.names, {"gate_w": self.w, "gate_b": self.b}
+
+    @classmethod
+    def from_state(cls, names: list[str], arrays: dict[str, np.ndarray], dim: int) -> Gate:
+        k = len(names)
+        return cls(list(names), array(arrays, "gate_w", (dim, k)), array(arrays, "gate_b", (k,)))
+
+
+class GatedRouter(Router):
+    """A router that first predicts the query's group with a `Gate`, then mixes per-group predictions.
+
+    Subclasses implement `_fit_groups(x, quality, labels)` and `_predict_groups(x, proba)` and their part of
+    the state. A query that comes with a task label naming a group uses that group for sure.
+    """
+
+    uses_embeddings = True
+    lexical_weight: float
+    gate_reg: float
+    min_group: int
+    seed: int
+
+    def fit(self, dataset: RoutingDataset) -> GatedRouter:
+        quality = self._fit_common(dataset)
+        emb = self._embed(Queries.of(dataset))
+        self.featurizer_ = Featurizer.fit(dataset.prompts, self.lexical_weight)
+        x = self.featurizer_.transform(emb, dataset.prompts)
+        names, labels = group_labels(dataset.tasks, emb, self.min_group, self.seed)
+        self.gate_ = Gate.fit(names, labels, x, self.gate_reg)
+        self._fit_groups(x, quality, labels)
+        return self
+
+    @abstractmethod
+    def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _predict_groups(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray: ...
+
+    def group_proba(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> np.ndarray:
+        """(n, groups) probability of each group (`self.gate_.names`) for each query."""
+        return self._features_and_proba(self._queries(queries))[1]
+
+    def predict(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> np.ndarray:
+        x, proba = self._features_and_proba(self._queries(queries))
+        return self._predict_groups(x, proba)
+
+    def predict_cost(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> np.ndarray:
+        """The cost model's price of each query, with output lengths expected over the predicted tasks."""
+        q = self._queries(queries)
+        if q.tasks is not None:
+            return self.cost_model_.predict(q.texts, q.tasks)
+        cost = self.cost_model_.predict(q.texts)
+        offsets = self.cost_model_.task_offset
+        m = len(self.models_)
+        table = np.array([offsets.get(name, np.zeros(m)) for name in self.gate_.names])
+        return np.maximum(cost + self._features_and_proba(q)[1] @ table, 0.0)
+
+    def _features_and_proba(self, q: Queries) -> tuple[np.ndarray, np.ndarray]:
+        if len(q) == 0:
+            return np.zeros((0, self.gate_.w.shape[0])), np.zeros((0, len(self.gate_.names)))
+        x = self.featurizer_.transform(self._embed(q), q.texts)
+        proba = self.gate_.proba(x)
+        if q.tasks is not None:
+            index = {name: i for i, name in enumerate(self.gate_.names)}
+            for row, task in enumerate(q.tasks):
+                if task in index:
+                    proba[row] = 0.0
+                    proba[row, index[task]] = 1.0
+        return x, proba
+
+    def _gate_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        names, arrays = self.gate_.state()
+        return {"groups": names}, {**arrays, **self.featurizer_.state("lexical_")}
+
+    def _set_gate_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.featurizer_ = Featurizer.from_state(arrays, "lexical_", self.lexical_weight)
+        dim = arrays["gate_w"].shape[0]
+        self.gate_ = Gate.from_state(meta["groups"], arrays, dim)
