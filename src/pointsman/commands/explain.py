@@ -45,7 +45,7 @@ def explain(
 
     if (prompt is None) == (input is None):
         _fail("give a prompt or --input FILE.jsonl (one of them)")
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     with err.status("loading the config's signals and rules ..."):
         _, policy = _load(config, policy=True)
         policy.warm()  # the encoder's first run is slow: keep it out of the first request's figures
@@ -60,7 +60,7 @@ def explain(
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -120,7 +120,7 @@ def _explain_file(explainer: Any, path: Path, out: Path | None, err: Console) ->
             else path.read_text(encoding="utf-8").splitlines()
         )
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{path}: cannot read: {exc}")
+        _fail(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
     total = sum(1 for line in lines if line.strip())
     sink = open(out, "w", encoding="utf-8") if out is not None else sys.stdout  # noqa: SIM115
     counts: Counter[str] = Counter()
