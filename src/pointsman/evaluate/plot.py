@@ -26,12 +26,15 @@ def plot_curves(report: Report, path: str | Path) -> Path:
         width = 2.6 if r.name == report.default_router else 1.6
         name = f"{label} (default)" if r.name == report.default_router else label
         ax.plot(r.curve.cost * per_1k, r.curve.quality, ".", color=color, alpha=0.25, markersize=3)
-        ax.plot(hc * per_1k, hq, "-", color=color, linewidth=width, label=f"{name}: max {hq[-1]:.3f}")
+        ax.plot(
+            *_dense(hc * per_1k, hq), "-", color=color, linewidth=width, label=f"{name}: max {hq[-1]:.3f}"
+        )
 
     oc, oq = report.oracle_curve.hull()
     ax.plot(
-        oc * per_1k, oq, "--", color="0.45", linewidth=1.2, label=f"oracle frontier: {ds.oracle_quality:.3f}"
-    )
+        *_dense(oc * per_1k, oq), "--", color="0.45", linewidth=1.2,
+        label=f"oracle frontier: {ds.oracle_quality:.3f}",
+    )  # fmt: skip
     ax.plot(ds.oracle_cost * per_1k, ds.oracle_quality, "*", color="0.2", markersize=14)
 
     costs = np.array([m.cost for m in ds.models]) * per_1k
@@ -55,8 +58,12 @@ def plot_curves(report: Report, path: str | Path) -> Path:
         ax.tick_params(axis="x", which="both", labelsize=8)
     ax.set_xlabel("mean cost, USD per 1k requests (log scale)")
     ax.set_ylabel("mean quality")
-    ax.set_title(f"{ds.name}: quality vs cost, {ds.n_prompts} prompts x {len(ds.models)} models, "
-                 f"{report.evaluation['protocol'].split(',')[0]}", fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"{ds.name}: quality vs cost, {ds.n_prompts} prompts x {len(ds.models)} models, "
+        f"{report.evaluation['protocol'].split(',')[0]}\n"
+        "lines: each router's non-decreasing convex hull; dots: its points, one per lambda",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
@@ -65,3 +72,11 @@ def plot_curves(report: Report, path: str | Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _dense(cost: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hull is linear in cost between vertices; sample it densely so a log axis shows its true shape."""
+    if len(cost) < 2 or cost[0] <= 0:
+        return cost, quality
+    xs = np.union1d(np.geomspace(cost[0], cost[-1], 300), cost)
+    return xs, np.interp(xs, cost, quality)
