@@ -137,3 +137,37 @@ def _explain_file(explainer: Any, path: Path, out: Path | None, err: Console) ->
             sink.close()
     shares = ", ".join(f"{a} {n} ({n / max(total, 1):.1%})" for a, n in counts.most_common())
     err.print(f"{total} requests: {shares}" + (f"; wrote {out}" if out else ""))
+
+
+def eval_config(config: Path, data: Path, format: str | None, prices: Path | None, out: Path) -> None:
+    """`pointsman eval --config FILE --data PATH`: a rule set + routers scored offline on routing data."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pointsman.commands.gateway import _load
+    from pointsman.commands.lab import _load as load_data
+    from pointsman.commands.lab import clean_errors
+    from pointsman.evaluate.policy_eval import evaluate_policy, plot_policy
+
+    console = Console(highlight=False, soft_wrap=True)
+    _, policy = _load(config, policy=True)
+    try:
+        with clean_errors():
+            dataset = load_data(data, format, prices, console)
+            start = time.perf_counter()
+            with console.status("loading signals and routers (first use may train them) ..."):
+                policy.warm()
+            columns = (TextColumn("deciding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("decide", total=dataset.n_prompts)
+                report = evaluate_policy(policy, dataset, config_name=config.name,
+                                         progress=lambda n: progress.advance(task, n))  # fmt: skip
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+            (out / "report.md").write_text(report.to_markdown())
+            plot_policy(report, out / "policy.png")
+    finally:
+        policy.close()
+    console.print(report.to_markdown(), markup=False)
+    console.print(f"wrote {out}/report.json, report.md, policy.png in {time.perf_counter() - start:.0f} s")

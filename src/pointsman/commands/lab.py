@@ -214,8 +214,15 @@ def eval_command(
         "--target",
         help="Calibration targets to report (default: quality_target=0.95 and 1.0 of best single).",
     ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Score this gateway config's rules + routers instead (docs/rules.md)."
+    ),
 ) -> None:
     """Cross-validate routers on routing data; write report.json, report.md and curves.png."""
+    if config is not None:  # a whole rule set (evaluate/policy_eval.py)
+        from pointsman.commands.explain import eval_config
+
+        return eval_config(config, data, format, prices, out)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pointsman.evaluate.crossval import RouterSpec, default_router_name

@@ -181,6 +181,9 @@ def _summary(dataset: RoutingDataset, truth: Truth, dropped: int) -> DatasetSumm
     )
 
 
+summarize_dataset = _summary  # public: the report's dataset section (evaluate/policy_eval.py uses it too)
+
+
 class _Steps:
     """Progress bars: one advancing per fitted fold, one per scored router (no-ops without a Progress)."""
 
