@@ -188,7 +188,8 @@ class TableRouter(Router):
     def __init__(self, table: dict | None = None) -> None:
         self.table = table
 
-    def fit(self, dataset):  # pragma: no cover - trained by construction in these tests
+    def fit(self, dataset):
+        self._fit_common(dataset)  # the models and the cost model every router file carries
         return self
 
     def predict(self, queries) -> np.ndarray:
@@ -220,8 +221,12 @@ class CountingEncoder:
 
 
 def router_file(tmp_path: Path) -> Path:
-    r = TableRouter({"hard": [0.9, 0.5, 0.2], "*": [0.6, 0.58, 0.2]})
-    r.models_ = [ModelInfo("big", 5, 15), ModelInfo("small", 0.1, 0.4), ModelInfo("tiny", 0, 0)]
+    from pointsman.data.dataset import RoutingDataset
+
+    models = [ModelInfo("big", 5, 15), ModelInfo("small", 0.1, 0.4), ModelInfo("tiny", 0, 0)]
+    data = RoutingDataset(["p1", "p2"], ["hard one", "easy one"], [None, None], models,
+                          quality=[[0.9, 0.5, 0.2], [0.6, 0.58, 0.2]], cost=[[0.004, 0.0001, 0.0]] * 2)  # fmt: skip
+    r = TableRouter({"hard": [0.9, 0.5, 0.2], "*": [0.6, 0.58, 0.2]}).fit(data)
     r.costs_ = np.array([0.004, 0.0001, 0.0])
     return r.save(tmp_path / "r.npz")
 
