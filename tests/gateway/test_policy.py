@@ -224,8 +224,8 @@ def router_file(tmp_path: Path) -> Path:
     from pointsman.data.dataset import RoutingDataset
 
     models = [ModelInfo("big", 5, 15), ModelInfo("small", 0.1, 0.4), ModelInfo("tiny", 0, 0)]
-    data = RoutingDataset(["p1", "p2"], ["hard one", "easy one"], [None, None], models,
-                          quality=[[0.9, 0.5, 0.2], [0.6, 0.58, 0.2]], cost=[[0.004, 0.0001, 0.0]] * 2)  # fmt: skip
+    quality, cost = [[0.9, 0.5, 0.2], [0.6, 0.58, 0.2]], [[0.004, 0.0001, 0.0]] * 2
+    data = RoutingDataset(["p1", "p2"], ["hard one", "easy one"], [None, None], models, quality, cost)
     r = TableRouter({"hard": [0.9, 0.5, 0.2], "*": [0.6, 0.58, 0.2]}).fit(data)
     r.costs_ = np.array([0.004, 0.0001, 0.0])
     return r.save(tmp_path / "r.npz")
