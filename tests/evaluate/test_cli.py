@@ -34,6 +34,18 @@ def subset_csv(shared_data: Path, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def gappy_csv(subset_csv: Path, tmp_path_factory) -> Path:
+    """The same subset with 15% of its (prompt, model) rows missing: unknown scores (NaN)."""
+    with open(subset_csv, newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    keep = np.random.default_rng(1).random(len(rows)) >= 0.15
+    path = tmp_path_factory.mktemp("data") / "gappy.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([header] + [r for r, k in zip(rows, keep, strict=True) if k])
+    return path
+
+
 def run(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
@@ -73,6 +85,21 @@ def test_eval_writes_report_markdown_and_plot(subset_csv, tmp_path):
     pixels = imread(out / "curves.png")
     assert pixels.shape[0] > 500 and pixels.shape[1] > 900
     assert pixels[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_eval_with_unknown_scores_counts_them_and_never_scores_them_as_zero(gappy_csv, tmp_path):
+    result = run("eval", "--data", str(gappy_csv), "--cv", "3", "--routers", ROUTERS, "--out", str(tmp_path),
+                 "--bootstrap", "0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    missing = report["dataset"]["missing"]
+    assert 0.1 < missing["unknown_entries"] / (900 * 9) < 0.2
+    assert missing["prompts_with_unknown"] > 500 and "restricted" in missing["policy"]
+    assert sum(m["unknown"] for m in report["dataset"]["models"]) == missing["unknown_entries"]
+    for r in report["routers"].values():
+        # the routers' first choices often lack a score; those choices went to a scored model instead
+        assert 0 < r["unknown_choices_redirected"] < 0.5
+        assert all(q is not None and 0 <= q <= 1 for q in r["curve"]["quality"])
 
 
 def test_eval_two_models_reports_apgr_and_cpt(subset_csv, tmp_path):

@@ -146,7 +146,7 @@ def resolve_routers(text: str) -> list[str]:
     known = router_names()
     if text.strip() == "all":
         return evaluable_routers()
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(

@@ -11,7 +11,13 @@ from rich.progress import Progress
 from pointsman.data.dataset import RoutingDataset
 from pointsman.data.splits import Split, group_kfold, llmrouter_test_split
 from pointsman.evaluate.bootstrap import Resamples, intervals
-from pointsman.evaluate.crossval import EvaluationError, Predictions, RouterSpec, predict_held_out
+from pointsman.evaluate.crossval import (
+    EvaluationError,
+    Predictions,
+    RouterSpec,
+    evaluation_rows,
+    predict_held_out,
+)
 from pointsman.evaluate.curve import References, Sweep, oracle_sweep
 from pointsman.evaluate.report import CalibrationResult, DatasetSummary, ModelSummary, Report, RouterResult
 from pointsman.evaluate.truth import Truth
@@ -81,19 +87,16 @@ def run_evaluation(
         raise EvaluationError("no routers to evaluate")
     dataset, dropped = drop_unscored(dataset)
     splits = setup.protocol.splits(dataset)
+    rows = evaluation_rows(splits)
+    truth = Truth(dataset.quality[rows], dataset.cost[rows])
+    resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
     steps = _Steps(progress, len(specs) * len(splits), len(specs))
     results: dict[str, RouterResult] = {}
-    truth = resamples = None
     for spec in specs:
-        preds = predict_held_out(
-            spec, dataset, splits, setup.task_labels, on_fold=steps.fold(spec, len(splits))
-        )
-        if truth is None:
-            truth = Truth(dataset.quality[preds.rows], dataset.cost[preds.rows])
-            resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
+        on_fold = steps.fold(spec, len(splits))
+        preds = predict_held_out(spec, dataset, splits, setup.task_labels, on_fold=on_fold)
         results[spec.label] = _score(spec, preds, truth, resamples, setup)
         steps.scored(spec)
-    assert truth is not None
     return Report(
         dataset=_summary(dataset, truth, dropped),
         evaluation={
