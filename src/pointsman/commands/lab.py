@@ -380,8 +380,11 @@ def route_command(
         print(json.dumps({"objective": obj.dump(), "chosen": names[order[0]], "ranking": rows}))
         return
     table = Table(title=f"{model.name} router, objective: {obj.describe() or 'best predicted quality'}")
-    for col in ("", "rank", "model", "predicted quality", "predicted $ per 1k"):
-        table.add_column(col, justify="left" if col in ("", "model") else "right")
+    table.add_column("")
+    table.add_column("rank", justify="right")
+    table.add_column("model", no_wrap=True)
+    table.add_column("predicted quality", justify="right")
+    table.add_column("predicted $ per 1k requests", justify="right")
     for rank, i in enumerate(order, 1):
         mark = "[bold green]>[/bold green]" if rank == 1 else ""
         style = "bold" if rank == 1 else None

@@ -90,15 +90,16 @@ class Tradeoff:
             ok = self.cost * 1000 <= objective.budget_per_1k * (1 + 1e-12)
             # Best quality within the budget; else the cheapest point.
             pick = _argbest(-self.quality, self.cost, ok) if ok.any() else _argbest(self.cost, -self.quality)
+        relative = self._relative(objective, float(self.quality[pick]))
         record = CalibrationRecord(
             target=objective.describe(),
             met=bool(ok.any()),
-            quality=float(self.quality[pick]),
-            relative_quality=self._relative(objective, float(self.quality[pick])),
-            cost_per_1k=float(self.cost[pick] * 1000),
+            quality=_sig(self.quality[pick]),
+            relative_quality=None if relative is None else _sig(relative),
+            cost_per_1k=_sig(self.cost[pick] * 1000),
             n_prompts=self.n_prompts,
         )
-        return objective.model_copy(update={"lambda_": float(self.lambdas[pick]), "calibration": record})
+        return objective.model_copy(update={"lambda_": _sig(self.lambdas[pick]), "calibration": record})
 
     def _relative(self, objective: Objective, quality: float) -> float | None:
         if objective.relative_to == "absolute" or objective.quality_target is None:
@@ -129,6 +130,11 @@ class Tradeoff:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ObjectiveError(f"bad calibration table: {exc!r}") from exc
+
+
+def _sig(x: float) -> float:
+    """Six significant digits: calibrated figures are read by people and pasted into configs."""
+    return float(f"{float(x):.6g}")
 
 
 def _reference(objective: Objective, best_single: float, oracle: float) -> float:
