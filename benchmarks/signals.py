@@ -385,6 +385,48 @@ def code_detection_rows(data: Path) -> list[Row]:
 # `latency_rows("learned", name, us, LEARNED_P50_US)` (request embedding already computed) and accuracy/F1
 # rows on held-out splits with their targets (`Row(..., target=">= 0.9", ok=value >= 0.9)`).
 LEARNED: list[tuple[str, Callable[[Path, Sequence[dict[str, Any]], int, bool], list[Row]]]] = []
+ACCURACY_TARGETS = {"jailbreak": 0.9, "ood": 0.9}  # held-out accuracy (issue 4); domain/difficulty: reported
+
+
+def classifiers_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, quick: bool) -> list[Row]:
+    """The four trained classifiers (pointsman.signals.classifiers), each trained here from the shared data
+    with its built-in recipe (embeddings from the on-disk cache after the first run): training time,
+    latency with the request embedding computed, held-out figures (per set for jailbreak/ood), then the
+    cross-source checks (train without a source, test on it)."""
+    from pointsman.signals.classifiers import generalisation, store
+    from pointsman.signals.classifiers.embed import default_encoder
+    from pointsman.signals.classifiers.signal import SIGNALS
+
+    encoder = default_encoder()
+    embeddings = encoder.encode([RequestView(b).embedding_text for b in bodies], progress=True)
+    rows: list[Row] = []
+    for name, spec in store.KINDS.items():
+        source = data / "llmrouter" if name in ("domain", "difficulty") else data
+        console.print(f"  training {name}")
+        t0 = time.perf_counter()
+        model = spec.train(source, encoder, progress=True)
+        rows.append(Row("learned", name, "train s", time.perf_counter() - t0,
+                        note=f"{model.info_['rows']:,} rows, fit {model.info_['fit_seconds']:.1f} s; embeddings cached"))
+        us = time_signal(SIGNALS[name](name, model), bodies, rounds, embeddings)
+        rows += latency_rows("learned", name, us, LEARNED_P50_US, "request embedding computed")
+        result = spec.evaluate(model, source, encoder, progress=True)
+        target = ACCURACY_TARGETS.get(name)
+        what = f"{result.positive} vs rest" if result.positive else "macro"
+        rows.append(Row("learned", name, "held-out accuracy", result.accuracy, target and f">= {target}",
+                        None if target is None else result.accuracy >= target, f"pooled over {sum(s.n for s in result.sets):,} rows"))
+        rows.append(Row("learned", name, f"held-out F1 ({what})", result.f1))
+        rows += [Row("learned", name, key, value) for key, value in result.extra.items()]
+        if result.positive and name != "difficulty":
+            rows += [Row("learned", name, f"accuracy on {s.name}", s.accuracy, note=f"n={s.n}") for s in result.sets]
+    console.print("  cross-source checks (one fit each)")
+    checks = generalisation.jailbreak_checks(data, encoder, quick=quick, on_fit=lambda n: console.print(f"    {n}"))
+    checks += generalisation.ood_checks(data, encoder, on_fit=lambda n: console.print(f"    {n}"))
+    rows += [Row("cross-source", f"{c.kind}: {c.name}", f"{c.figure} on {c.measured_on}", c.value, note=f"n={c.n}")
+             for c in checks]  # fmt: skip
+    return rows
+
+
+LEARNED.append(("classifiers", classifiers_section))
 
 
 # -- main ----------------------------------------------------------------------------------------------

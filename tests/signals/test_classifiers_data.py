@@ -68,8 +68,12 @@ def _guard_tree(tmp_path: Path) -> Path:
 
 def test_csv_missing_column_names_the_header(tmp_path):
     root = _guard_tree(tmp_path)
-    (root / "guard/jailbreak/jackhhao/default/jailbreak_dataset_train.csv").write_text("text,type\nhi,benign\n")
-    with pytest.raises(DataFormatError, match=r"jailbreak_dataset_train.csv: header: missing column\(s\) \['prompt'\]"):
+    (root / "guard/jailbreak/jackhhao/default/jailbreak_dataset_train.csv").write_text(
+        "text,type\nhi,benign\n"
+    )
+    with pytest.raises(
+        DataFormatError, match=r"jailbreak_dataset_train.csv: header: missing column\(s\) \['prompt'\]"
+    ):
         gs.load_jackhhao("train", root)
 
 
@@ -123,7 +127,10 @@ def test_clinc_bad_row_and_unknown_intent(tmp_path):
 def test_user_example_files(tmp_path):
     txt = tmp_path / "travel.txt"
     txt.write_text("# my travel examples\nbook me a flight to Rome\n\nfind a hotel in Paris\n")
-    assert gs.load_examples(txt, label="travel").texts == ["book me a flight to Rome", "find a hotel in Paris"]
+    assert gs.load_examples(txt, label="travel").texts == [
+        "book me a flight to Rome",
+        "find a hotel in Paris",
+    ]
     with pytest.raises(ValueError, match="needs a label"):
         gs.load_examples(txt)
     csv_path = tmp_path / "mixed.csv"
@@ -144,7 +151,7 @@ def test_user_example_files(tmp_path):
         gs.load_examples(tmp_path / "missing.txt", label="x")
 
 
-# -- TextSet, hand-written sets, generated attacks ------------------------------------------------------------
+# -- TextSet, hand-written sets, generated attacks ---------------------------------------------------------
 def test_textset_split_is_stable_and_disjoint():
     data = TextSet.of([f"question number {i}" for i in range(400)] + ["Question  number 7"], "x", "s")
     train, test = data.split(0.25, salt="a")
@@ -158,7 +165,13 @@ def test_textset_split_is_stable_and_disjoint():
 def test_hand_written_sets_parse_and_stay_benign():
     alarming = jailbreak.hand_written("alarming_safe")
     assert len(alarming) >= 150 and set(alarming.labels) == {"benign"}
-    assert {s.split("/")[1] for s in alarming.sources} >= {"tech", "figurative", "targets", "safety", "fiction"}
+    assert {s.split("/")[1] for s in alarming.sources} >= {
+        "tech",
+        "figurative",
+        "targets",
+        "safety",
+        "fiction",
+    }
     assert "How do I kill a Python process that is stuck?" in alarming.texts
     assert len(jailbreak.hand_written("benign_instructions")) >= 50
 

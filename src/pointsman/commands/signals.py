@@ -22,7 +22,9 @@ KIND_HELP = "domain, difficulty, jailbreak or ood."
 
 
 def register(app: typer.Typer) -> None:
-    signals_app = typer.Typer(help="Request signals: train and test the learned classifiers.", no_args_is_help=True)
+    signals_app = typer.Typer(
+        help="Request signals: train and test the learned classifiers.", no_args_is_help=True
+    )
     signals_app.command("train")(train)
     signals_app.command("eval")(evaluate)
     app.add_typer(signals_app, name="signals")
@@ -30,20 +32,25 @@ def register(app: typer.Typer) -> None:
 
 def train(
     kind: str = typer.Argument(..., help=KIND_HELP),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Model file to write (default: the built-in model)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Model file to write (default: the built-in model)."
+    ),
     data: Path | None = typer.Option(
         None, "--data", help="jailbreak/ood: the data root holding guard/; domain/difficulty: routing data."
     ),
     domain: list[str] = typer.Option([], "--domain", help="ood: NAME=FILE in-domain examples (repeat)."),
     negatives: list[Path] = typer.Option([], "--negatives", help="ood: extra out-of-domain example files."),
     strong: str | None = typer.Option(None, "--strong", help="difficulty: the strong model (default: best)."),
-    cheap: str | None = typer.Option(None, "--cheap", help="difficulty: the cheap model (default: cheapest)."),
+    cheap: str | None = typer.Option(
+        None, "--cheap", help="difficulty: the cheap model (default: cheapest)."
+    ),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden units (0: linear; default per kind)."),
     c: float | None = typer.Option(None, "--C", help="Inverse regularisation strength (default per kind)."),
 ) -> None:
     """Train a classifier from data and save it (prints held-out figures afterwards)."""
     from pointsman.data.errors import DataFormatError
-    from pointsman.signals.classifiers.store import default_model_path, kind as get_kind
+    from pointsman.signals.classifiers.store import default_model_path
+    from pointsman.signals.classifiers.store import kind as get_kind
 
     console = Console()
     try:
@@ -52,8 +59,10 @@ def train(
         params = {k: v for k, v in (("hidden", hidden), ("C", c)) if v is not None}
         custom = bool(options or params or data)
         if out is None and custom:
-            raise ValueError("a model trained with custom data or options needs --out FILE "
-                             "(without --out, train writes the built-in model)")  # fmt: skip
+            raise ValueError(
+                "a model trained with custom data or options needs --out FILE "
+                "(without --out, train writes the built-in model)"
+            )
         path = out or default_model_path(kind)
         t0 = time.perf_counter()
         console.print(f"training [bold]{kind}[/bold] ({spec.summary})")
@@ -73,16 +82,23 @@ def train(
 
 def evaluate(
     kind: str = typer.Argument(..., help=KIND_HELP),
-    model: Path | None = typer.Option(None, "--model", "-m", help="Model file (default: the built-in model)."),
-    data: Path | None = typer.Option(None, "--data", help="As for train: where the held-out data comes from."),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Model file (default: the built-in model)."
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="As for train: where the held-out data comes from."
+    ),
     test: list[Path] = typer.Option([], "--test", help="ood: labelled test files (text + label) instead."),
-    threshold: float | None = typer.Option(None, "--threshold", help="jailbreak: on P(unsafe); ood: on P(in)."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="jailbreak: on P(unsafe); ood: on P(in)."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON."),
 ) -> None:
     """Accuracy, F1 and the confusion matrix of a trained classifier on held-out data."""
     from pointsman.data.errors import DataFormatError
     from pointsman.signals.classifiers.model import TextClassifier
-    from pointsman.signals.classifiers.store import ensure_trained, kind as get_kind
+    from pointsman.signals.classifiers.store import ensure_trained
+    from pointsman.signals.classifiers.store import kind as get_kind
 
     console = Console()
     try:
@@ -98,8 +114,9 @@ def evaluate(
         json_out.write_text(json.dumps(_as_json(result), indent=1))
 
 
-def _train_options(kind: str, domain: list[str], negatives: list[Path], strong: str | None,
-                   cheap: str | None) -> dict[str, Any]:  # fmt: skip
+def _train_options(
+    kind: str, domain: list[str], negatives: list[Path], strong: str | None, cheap: str | None
+) -> dict[str, Any]:
     if (domain or negatives) and kind != "ood":
         raise ValueError("--domain and --negatives are for the ood kind")
     if (strong or cheap) and kind != "difficulty":
@@ -118,8 +135,9 @@ def _train_options(kind: str, domain: list[str], negatives: list[Path], strong: 
     return options
 
 
-def _evaluate_and_show(console: Console, kind: str, clf: Any, data: Path | None, test: list[Path],
-                       threshold: float | None) -> Any:  # fmt: skip
+def _evaluate_and_show(
+    console: Console, kind: str, clf: Any, data: Path | None, test: list[Path], threshold: float | None
+) -> Any:
     from pointsman.signals.classifiers.store import kind as get_kind
 
     extra: dict[str, Any] = {}
@@ -164,10 +182,15 @@ def _show(console: Console, result: Any) -> None:
 
 def _as_json(result: Any) -> dict[str, Any]:
     return {
-        "kind": result.kind, **result.summary(), "positive": result.positive,
-        "sets": [{"name": s.name, "n": s.n, "accuracy": s.accuracy, "flagged": s.flagged} for s in result.sets],
-        "labels": result.labels, "confusion": result.confusion.tolist(),
-    }  # fmt: skip
+        "kind": result.kind,
+        **result.summary(),
+        "positive": result.positive,
+        "sets": [
+            {"name": s.name, "n": s.n, "accuracy": s.accuracy, "flagged": s.flagged} for s in result.sets
+        ],
+        "labels": result.labels,
+        "confusion": result.confusion.tolist(),
+    }
 
 
 def _fail(exc: Exception) -> None:

@@ -62,7 +62,9 @@ class TextSet:
 
     def where(self, keep: Callable[[str, str, str], bool]) -> TextSet:
         """Rows for which keep(text, label, source) is true."""
-        return self.subset(i for i in range(len(self)) if keep(self.texts[i], self.labels[i], self.sources[i]))
+        return self.subset(
+            i for i in range(len(self)) if keep(self.texts[i], self.labels[i], self.sources[i])
+        )
 
     def relabel(self, label: str) -> TextSet:
         return TextSet(list(self.texts), [label] * len(self), list(self.sources))
@@ -90,7 +92,9 @@ class TextSet:
         """(train, test) by a hash of the normalised text: stable across runs and machines, and a text
         (or a normalised duplicate of it) is never on both sides."""
         test = [_hash01(k, salt) < test_fraction for k in self.keys()]
-        return self.subset(i for i, t in enumerate(test) if not t), self.subset(i for i, t in enumerate(test) if t)
+        return self.subset(i for i, t in enumerate(test) if not t), self.subset(
+            i for i, t in enumerate(test) if t
+        )
 
     def sample(self, n: int, seed: int = 0) -> TextSet:
         """At most `n` rows drawn without replacement (all rows, in order, when there are fewer)."""
@@ -260,7 +264,9 @@ def load_banking77(split: str = "train", root: str | Path | None = None) -> Text
     if split not in ("train", "test"):
         raise ValueError(f"banking77 split {split!r}: expected train or test")
     path = guard_root(root) / "ood" / "banking77" / f"{split}.csv"
-    texts = [_text(path, f"line {line}", row["text"], "text") for line, row in iter_csv(path, ("text", "category"))]
+    texts = [
+        _text(path, f"line {line}", row["text"], "text") for line, row in iter_csv(path, ("text", "category"))
+    ]
     return TextSet.of(texts, "banking", f"banking77/{split}")
 
 
@@ -279,7 +285,9 @@ def load_medquad(split: str = "all", root: str | Path | None = None, test_fracti
         if text in seen:
             continue
         seen.add(text)
-        if split == "all" or (_hash01(normalize_prompt(row["focus"]), "medquad") < test_fraction) == (split == "test"):
+        if split == "all" or (_hash01(normalize_prompt(row["focus"]), "medquad") < test_fraction) == (
+            split == "test"
+        ):
             out.texts.append(text)
             out.labels.append("health")
             out.sources.append(f"medquad/{split}")
@@ -287,7 +295,9 @@ def load_medquad(split: str = "all", root: str | Path | None = None, test_fracti
 
 
 def load_webquestions(split: str = "train", root: str | Path | None = None) -> TextSet:
-    """WebQuestions factoid questions, label "open_domain" (split: train = trainmodel + val + devtest, test)."""
+    """WebQuestions factoid questions, label "open_domain".
+
+    split: train (trainmodel + val + devtest) or test."""
     folder = guard_root(root) / "ood" / "webquestions"
     files = {"train": ("trainmodel", "val", "devtest"), "test": ("test",)}.get(split)
     if files is None:
@@ -315,8 +325,9 @@ def load_llmrouter_prompts(root: str | Path | None = None) -> TextSet:
 # -- user example files --------------------------------------------------------------------------------
 
 
-def load_examples(path: str | Path, label: str | None = None, text_field: str = "text",
-                  label_field: str = "label") -> TextSet:  # fmt: skip
+def load_examples(
+    path: str | Path, label: str | None = None, text_field: str = "text", label_field: str = "label"
+) -> TextSet:
     """Labelled examples a user provides: .txt (one text a line, needs `label`), .csv, .jsonl or .json.
 
     CSV/JSON(L) rows carry `text_field` and, unless `label` is given, `label_field`.
@@ -354,8 +365,14 @@ def load_examples(path: str | Path, label: str | None = None, text_field: str = 
     return out
 
 
-def _rows_to_set(path: Path, rows: list[tuple[str, dict]], label: str | None, text_field: str,
-                 label_field: str, source: str) -> TextSet:  # fmt: skip
+def _rows_to_set(
+    path: Path,
+    rows: list[tuple[str, dict]],
+    label: str | None,
+    text_field: str,
+    label_field: str,
+    source: str,
+) -> TextSet:
     out = TextSet()
     for where, row in rows:
         if text_field not in row:

@@ -1,1 +1,3 @@
-"""Learned request classifiers (domain/task, difficulty, jailbreak, out-of-domain) over the request embedding."""
+"""Learned request classifiers over the request embedding: domain/task, difficulty, jailbreak, out-of-domain.
+
+See docs/classifiers.md."""

@@ -38,7 +38,12 @@ class Evaluation:
     extra: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
-        return {"accuracy": self.accuracy, "f1": self.f1, "macro_set_accuracy": self.macro_set_accuracy, **self.extra}
+        return {
+            "accuracy": self.accuracy,
+            "f1": self.f1,
+            "macro_set_accuracy": self.macro_set_accuracy,
+            **self.extra,
+        }
 
 
 def binary_f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -94,7 +99,12 @@ def evaluate_sets(
     else:
         accuracy, f1 = float(np.trace(matrix) / max(matrix.sum(), 1)), macro_f1(matrix)
     return Evaluation(
-        kind=kind, sets=sets, accuracy=accuracy, f1=f1,
+        kind=kind,
+        sets=sets,
+        accuracy=accuracy,
+        f1=f1,
         macro_set_accuracy=float(np.mean([s.accuracy for s in sets])) if sets else float("nan"),
-        labels=list(labels), confusion=matrix, positive=positive[0] if positive else None,
-    )  # fmt: skip
+        labels=list(labels),
+        confusion=matrix,
+        positive=positive[0] if positive else None,
+    )

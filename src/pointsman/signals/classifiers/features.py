@@ -84,8 +84,9 @@ def ngram_counts(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
     if not grams:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     mask = (1 << bits) - 1
-    idx, counts = np.unique(np.fromiter((zlib.crc32(g.encode()) & mask for g in grams), np.int64, len(grams)),
-                            return_counts=True)  # fmt: skip
+    idx, counts = np.unique(
+        np.fromiter((zlib.crc32(g.encode()) & mask for g in grams), np.int64, len(grams)), return_counts=True
+    )
     values = counts.astype(np.float32)
     return idx, values / np.linalg.norm(values)
 

@@ -34,9 +34,14 @@ class CrossCheck:
     n: int
 
 
-def jailbreak_checks(root: str | Path | None = None, encoder: Encoder | None = None, *, quick: bool = False,
-                     params: Mapping[str, Any] | None = None,
-                     on_fit: Callable[[str], None] | None = None) -> list[CrossCheck]:  # fmt: skip
+def jailbreak_checks(
+    root: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    quick: bool = False,
+    params: Mapping[str, Any] | None = None,
+    on_fit: Callable[[str], None] | None = None,
+) -> list[CrossCheck]:
     """Leave-one-source-out checks for the jailbreak detector (`quick`: skip the per-category ones)."""
     encoder = training.resolve_encoder(encoder)
     splits = jailbreak.natural_splits(root)
@@ -53,39 +58,74 @@ def jailbreak_checks(root: str | Path | None = None, encoder: Encoder | None = N
         for set_name, s in sets.items():
             unsafe = _unsafe(clf, s, encoder)
             attack = s.labels[0] != "benign"
-            yield CrossCheck("jailbreak", name, ", ".join(recipe.exclude) or f"template half {1 - recipe.template_half}",
-                             set_name, "blocked" if attack else "passed",
-                             float(np.mean(unsafe if attack else ~unsafe)), len(s))  # fmt: skip
+            yield CrossCheck(
+                "jailbreak",
+                name,
+                ", ".join(recipe.exclude) or f"template half {1 - recipe.template_half}",
+                set_name,
+                "blocked" if attack else "passed",
+                float(np.mean(unsafe if attack else ~unsafe)),
+                len(s),
+            )
 
     base = jailbreak.Recipe()
-    out = list(run("in-the-wild jailbreaks", replace(base, exclude=("jackhhao:jailbreak",)),
-                   {"jackhhao/test jailbreak": attacks_only(held["jackhhao/test"])}))  # fmt: skip
-    out += run("benign role-play and tasks", replace(base, exclude=("jackhhao:benign",)),
-               {"jackhhao/test benign": benign_only(held["jackhhao/test"])})  # fmt: skip
+    out = list(
+        run(
+            "in-the-wild jailbreaks",
+            replace(base, exclude=("jackhhao:jailbreak",)),
+            {"jackhhao/test jailbreak": attacks_only(held["jackhhao/test"])},
+        )
+    )
+    out += run(
+        "benign role-play and tasks",
+        replace(base, exclude=("jackhhao:benign",)),
+        {"jackhhao/test benign": benign_only(held["jackhhao/test"])},
+    )
     for family in attacks.FAMILIES:
-        out += run(f"unseen attack family: {family}", replace(base, exclude=(family,)),
-                   {f"{family}/test": held[f"{family}/test"]})  # fmt: skip
+        out += run(
+            f"unseen attack family: {family}",
+            replace(base, exclude=(family,)),
+            {f"{family}/test": held[f"{family}/test"]},
+        )
     unseen = jailbreak.heldout_sets(splits=splits, template_half=1)
-    out += run("unseen templates (trained on the other half)", replace(base, template_half=0),
-               {f"{name} half 1": unseen[name] for name in
-                (*(f"{f}/test" for f in attacks.FAMILIES), "paraphrase_benign/test")})  # fmt: skip
-    out += run("no hand-written alarming-but-safe set", replace(base, exclude=("alarming_safe",)),
-               {"alarming_safe/test": held["alarming_safe/test"]})
+    out += run(
+        "unseen templates (trained on the other half)",
+        replace(base, template_half=0),
+        {
+            f"{name} half 1": unseen[name]
+            for name in (*(f"{f}/test" for f in attacks.FAMILIES), "paraphrase_benign/test")
+        },
+    )
+    out += run(
+        "no hand-written alarming-but-safe set",
+        replace(base, exclude=("alarming_safe",)),
+        {"alarming_safe/test": held["alarming_safe/test"]},
+    )
     for pool in ("webquestions", "llmrouter", "clinc"):
-        out += run(f"unseen benign source: {pool}", replace(base, exclude=(pool,)),
-                   {f"{pool}/test": held[f"{pool}/test"]})  # fmt: skip
+        out += run(
+            f"unseen benign source: {pool}",
+            replace(base, exclude=(pool,)),
+            {f"{pool}/test": held[f"{pool}/test"]},
+        )
     if not quick:
         alarming = jailbreak.hand_written("alarming_safe")
         for category in sorted({s.split("/")[1] for s in alarming.sources}):
             rows = alarming.where(lambda t, label, src, c=category: src == f"alarming_safe/{c}")
-            out += run(f"alarming-but-safe category left out: {category}",
-                       replace(base, exclude=(f"alarming_safe/{category}",)), {f"alarming_safe/{category}": rows})
+            out += run(
+                f"alarming-but-safe category left out: {category}",
+                replace(base, exclude=(f"alarming_safe/{category}",)),
+                {f"alarming_safe/{category}": rows},
+            )
     return out
 
 
-def ood_checks(root: str | Path | None = None, encoder: Encoder | None = None, *,
-               params: Mapping[str, Any] | None = None,
-               on_fit: Callable[[str], None] | None = None) -> list[CrossCheck]:  # fmt: skip
+def ood_checks(
+    root: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    on_fit: Callable[[str], None] | None = None,
+) -> list[CrossCheck]:
     """Leave-one-out-of-domain-pool-out checks for the out-of-domain detector, and the pools it never
     trains on (LLMRouter task prompts, jackhhao's benign prompts) with the full model."""
     encoder = training.resolve_encoder(encoder)
@@ -104,8 +144,17 @@ def ood_checks(root: str | Path | None = None, encoder: Encoder | None = None, *
         for pool in [left_out] if left_out else list(ood.UNSEEN):
             s = held[f"{pool}/test"]
             pred = ood.decide(clf.predict_proba(training.embed(s.texts, encoder)), clf.classes_)
-            out.append(CrossCheck("ood", name, left_out or "-", f"{pool}/test", "accuracy",
-                                  float(np.mean([p == ood.OUT for p in pred])), len(s)))  # fmt: skip
+            out.append(
+                CrossCheck(
+                    "ood",
+                    name,
+                    left_out or "-",
+                    f"{pool}/test",
+                    "accuracy",
+                    float(np.mean([p == ood.OUT for p in pred])),
+                    len(s),
+                )
+            )
     return out
 
 

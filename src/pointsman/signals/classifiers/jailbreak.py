@@ -44,9 +44,17 @@ BENIGN_GENERATED = {"paraphrase_benign": "rephrase", "benign_tasks": "tasks"}
 GENERATED = (*attacks.FAMILIES, *BENIGN_GENERATED)
 # Natural sources and generated sets, by the name `exclude` and the reports use.
 SOURCES = (
-    "jackhhao", "harmful", "clinc", "banking77", "webquestions", "llmrouter", "alarming_safe",
-    "benign_instructions", "harmful_requests", *GENERATED,
-)  # fmt: skip
+    "jackhhao",
+    "harmful",
+    "clinc",
+    "banking77",
+    "webquestions",
+    "llmrouter",
+    "alarming_safe",
+    "benign_instructions",
+    "harmful_requests",
+    *GENERATED,
+)
 
 
 @dataclass(frozen=True)
@@ -137,13 +145,16 @@ def natural_splits(
 
 def _generated(name: str, bases: TextSet, carriers: TextSet, n: int, seed: int, half: int | None) -> TextSet:
     if name in BENIGN_GENERATED:
-        return TextSet.of(attacks.generate(BENIGN_GENERATED[name], bases.texts, n, seed, half), "benign", name)
+        return TextSet.of(
+            attacks.generate(BENIGN_GENERATED[name], bases.texts, n, seed, half), "benign", name
+        )
     source = carriers if name == "injection" else bases
     return TextSet.of(attacks.generate(name, source.texts, n, seed, half), FAMILY_LABELS[name], name)
 
 
-def training_set(recipe: Recipe, root: str | Path | None = None,
-                 splits: dict[str, tuple[TextSet, TextSet]] | None = None) -> tuple[TextSet, list[float]]:  # fmt: skip
+def training_set(
+    recipe: Recipe, root: str | Path | None = None, splits: dict[str, tuple[TextSet, TextSet]] | None = None
+) -> tuple[TextSet, list[float]]:
     """(texts with labels, sample weights) for `recipe`."""
     splits = splits or natural_splits(root)
     parts = []
@@ -166,8 +177,12 @@ def training_set(recipe: Recipe, root: str | Path | None = None,
     return data, weights
 
 
-def heldout_sets(root: str | Path | None = None, splits: dict[str, tuple[TextSet, TextSet]] | None = None,
-                 per_family: int = 300, template_half: int | None = None) -> dict[str, TextSet]:  # fmt: skip
+def heldout_sets(
+    root: str | Path | None = None,
+    splits: dict[str, tuple[TextSet, TextSet]] | None = None,
+    per_family: int = 300,
+    template_half: int | None = None,
+) -> dict[str, TextSet]:
     """{name: labelled held-out set}: each source's held-out side, and attack variants generated from the
     held-out harmful requests (with `template_half`, only from that half of the templates), and rewordings
     of the held-out benign requests. (Generated benign tasks have no held-out side: their topics are few.)"""
@@ -205,8 +220,13 @@ def _exclude(data: TextSet, exclude: Sequence[str]) -> TextSet:
 # -- training and evaluation ---------------------------------------------------------------------------------
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "hidden": 128, "C": 3.0, "features": ("shape",), "lexical": 0.5, "lexical_C": 3.0, "max_iter": 200,
-}  # fmt: skip
+    "hidden": 128,
+    "C": 3.0,
+    "features": ("shape",),
+    "lexical": 0.5,
+    "lexical_C": 3.0,
+    "max_iter": 200,
+}
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -221,19 +241,36 @@ def decide(proba: np.ndarray, classes: Sequence[str], threshold: float = DEFAULT
     return [classes[w] if p >= threshold else "benign" for w, p in zip(worst, p_unsafe)]
 
 
-def train(root: str | Path | None = None, encoder: Encoder | None = None, *, recipe: Recipe = Recipe(),
-          params: Mapping[str, Any] | None = None, progress: bool = False) -> TextClassifier:  # fmt: skip
+def train(
+    root: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    recipe: Recipe = Recipe(),
+    params: Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> TextClassifier:
     """The jailbreak / harmful / injection classifier, trained on the train side of every source."""
     data, weights = training_set(recipe, root)
     return training.fit(
-        "jailbreak", {**DEFAULT_PARAMS, **(params or {})}, data, training.resolve_encoder(encoder),
-        weights=weights, progress=progress, info={"recipe": asdict(recipe), "threshold": DEFAULT_THRESHOLD},
-    )  # fmt: skip
+        "jailbreak",
+        {**DEFAULT_PARAMS, **(params or {})},
+        data,
+        training.resolve_encoder(encoder),
+        weights=weights,
+        progress=progress,
+        info={"recipe": asdict(recipe), "threshold": DEFAULT_THRESHOLD},
+    )
 
 
-def evaluate(clf: TextClassifier, root: str | Path | None = None, encoder: Encoder | None = None, *,
-             threshold: float = DEFAULT_THRESHOLD, sets: Mapping[str, TextSet] | None = None,
-             progress: bool = False) -> Evaluation:  # fmt: skip
+def evaluate(
+    clf: TextClassifier,
+    root: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    sets: Mapping[str, TextSet] | None = None,
+    progress: bool = False,
+) -> Evaluation:
     """Unsafe-vs-benign accuracy/F1 and the 4-class confusion on the held-out sets."""
     sets = sets if sets is not None else heldout_sets(root)
     encoder = training.resolve_encoder(encoder)

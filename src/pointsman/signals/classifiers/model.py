@@ -105,13 +105,17 @@ class TextClassifier:
         self.scale_ = np.maximum(x.std(axis=0), 1e-6).astype(np.float32)
         xs = (x - self.mean_) / self.scale_
         self.layers_ = self._train(xs, y, w / w.mean(), len(classes))
-        self.lexicon_ = self._train_lexical(queries.texts, y, w / w.mean(), len(classes)) if self.lexical else None
+        self.lexicon_ = (
+            self._train_lexical(queries.texts, y, w / w.mean(), len(classes)) if self.lexical else None
+        )
         self.classes_ = classes
         self.encoder_id_ = encoder_id
         self.info_: dict[str, Any] = {}
         return self
 
-    def _train(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _train(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, k: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """[(W, b), ...] with logits = relu(x W1 + b1) W2 + b2 (or x W + b)."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
@@ -125,9 +129,12 @@ class TextClassifier:
                 layers = [(est.coef_.T, est.intercept_)]
             else:
                 est = MLPClassifier(
-                    hidden_layer_sizes=(self.hidden,), alpha=1.0 / self.C, max_iter=self.max_iter,
-                    random_state=self.seed, early_stopping=False,
-                )  # fmt: skip
+                    hidden_layer_sizes=(self.hidden,),
+                    alpha=1.0 / self.C,
+                    max_iter=self.max_iter,
+                    random_state=self.seed,
+                    early_stopping=False,
+                )
                 est.fit(x, y, sample_weight=w)
                 layers = list(zip(est.coefs_, est.intercepts_))
         w_out, b_out = layers[-1]
@@ -139,7 +146,9 @@ class TextClassifier:
         from sklearn.linear_model import LogisticRegression
 
         x = feats.ngram_matrix(texts, self.lexical_bits)
-        est = LogisticRegression(C=self.lexical_C, max_iter=2000, random_state=self.seed).fit(x, y, sample_weight=w)
+        est = LogisticRegression(C=self.lexical_C, max_iter=2000, random_state=self.seed).fit(
+            x, y, sample_weight=w
+        )
         coef, bias = est.coef_.T, est.intercept_
         if k == 2 and coef.shape[1] == 1:
             coef, bias = np.hstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], bias])
@@ -216,7 +225,9 @@ class TextClassifier:
             clf.mean_, clf.scale_ = arrays["mean"], arrays["scale"]
             n_layers = sum(1 for k in arrays if k.startswith("w"))
             clf.layers_ = [(arrays[f"w{i}"], arrays[f"b{i}"]) for i in range(n_layers)]
-            clf.lexicon_ = Lexicon(arrays["lex_buckets"], arrays["lex_w"], arrays["lex_b"]) if clf.lexical else None
+            clf.lexicon_ = (
+                Lexicon(arrays["lex_buckets"], arrays["lex_w"], arrays["lex_b"]) if clf.lexical else None
+            )
         except (TypeError, KeyError, ValueError) as exc:
             raise ClassifierFileError(f"{path}: bad classifier state: {exc}") from exc
         k, lex = len(clf.classes_), clf.lexicon_
@@ -251,7 +262,9 @@ def _softmax(h: np.ndarray) -> np.ndarray:
     return h / h.sum(axis=1, keepdims=True)
 
 
-def _embedded(inputs: Inputs, encoder: Encoder | None, want_id: str | None = None) -> tuple[Queries, np.ndarray, str]:
+def _embedded(
+    inputs: Inputs, encoder: Encoder | None, want_id: str | None = None
+) -> tuple[Queries, np.ndarray, str]:
     """(queries, embeddings, encoder id): embeddings carried by `inputs`, else computed with `encoder`."""
     queries = Queries.of(inputs)
     if queries.embeddings is not None:

@@ -51,7 +51,10 @@ def builtin_domains(root: str | Path | None = None) -> dict[str, tuple[TextSet, 
         gs.load_banking77("test", root) + clinc_bank("test"),
     )
     health = (gs.load_medquad("train", root), gs.load_medquad("test", root))
-    return {name: _labelled(train, test, name) for name, (train, test) in {"banking": banking, "health": health}.items()}
+    return {
+        name: _labelled(train, test, name)
+        for name, (train, test) in {"banking": banking, "health": health}.items()
+    }
 
 
 def negative_pools(root: str | Path | None = None) -> dict[str, tuple[TextSet, TextSet]]:
@@ -61,9 +64,15 @@ def negative_pools(root: str | Path | None = None) -> dict[str, tuple[TextSet, T
     is_jb = lambda t, lab, s: lab == "jailbreak"  # noqa: E731
     pools = {
         "clinc_other": (other("train") + other("val"), other("test")),
-        "clinc_oos": (gs.load_clinc("oos_train", root) + gs.load_clinc("oos_val", root), gs.load_clinc("oos_test", root)),
+        "clinc_oos": (
+            gs.load_clinc("oos_train", root) + gs.load_clinc("oos_val", root),
+            gs.load_clinc("oos_test", root),
+        ),
         "webquestions": (gs.load_webquestions("train", root), gs.load_webquestions("test", root)),
-        "harmful": (gs.load_harmful("train", root) + gs.load_harmful("val", root), gs.load_harmful("test", root)),
+        "harmful": (
+            gs.load_harmful("train", root) + gs.load_harmful("val", root),
+            gs.load_harmful("test", root),
+        ),
         "jailbreak": (jack_train.where(is_jb), jack_test.where(is_jb)),
         "llmrouter": (TextSet(), gs.load_llmrouter_prompts(root).split(0.2, salt="ood")[1]),
         "jackhhao_benign": (TextSet(), jack_test.where(lambda t, lab, s: lab == "benign")),
@@ -76,8 +85,7 @@ def _labelled(train: TextSet, test: TextSet, label: str) -> tuple[TextSet, TextS
     return train.without(test).relabel(label), test.relabel(label)
 
 
-def training_set(recipe: Recipe, domains: Mapping[str, TextSet],
-                 negatives: Mapping[str, TextSet]) -> TextSet:  # fmt: skip
+def training_set(recipe: Recipe, domains: Mapping[str, TextSet], negatives: Mapping[str, TextSet]) -> TextSet:
     """In-domain rows (`per_domain` each) + out-of-domain rows (`per_negative_pool` from each pool)."""
     if OUT in domains:
         raise ValueError(f"{OUT!r} is reserved for the out-of-domain class; rename that domain")
@@ -86,7 +94,9 @@ def training_set(recipe: Recipe, domains: Mapping[str, TextSet],
     for item in recipe.exclude:
         if item not in negatives:
             raise ValueError(f"exclude {item!r}: unknown pool; known: {', '.join(negatives)}")
-    parts = [examples.relabel(name).sample(recipe.per_domain, recipe.seed) for name, examples in domains.items()]
+    parts = [
+        examples.relabel(name).sample(recipe.per_domain, recipe.seed) for name, examples in domains.items()
+    ]
     parts += [
         pool.sample(recipe.per_negative_pool, recipe.seed)
         for name, pool in negatives.items()
@@ -95,8 +105,11 @@ def training_set(recipe: Recipe, domains: Mapping[str, TextSet],
     return TextSet.concat(parts)
 
 
-def heldout_sets(domains: Mapping[str, tuple[TextSet, TextSet]], negatives: Mapping[str, tuple[TextSet, TextSet]],
-                 per_set: int = 1000) -> dict[str, TextSet]:  # fmt: skip
+def heldout_sets(
+    domains: Mapping[str, tuple[TextSet, TextSet]],
+    negatives: Mapping[str, tuple[TextSet, TextSet]],
+    per_set: int = 1000,
+) -> dict[str, TextSet]:
     """{name: held-out set}, at most `per_set` rows each."""
     sets = {f"{name}/test": test for name, (_, test) in {**domains, **negatives}.items()}
     return {name: s.sample(per_set, seed=1) for name, s in sets.items()}
@@ -132,14 +145,24 @@ def decide(proba: np.ndarray, classes: Sequence[str], threshold: float = DEFAULT
     return [classes[b] if 1.0 - p >= threshold else OUT for b, p in zip(best, proba[:, out])]
 
 
-def train(data: str | Path | None = None, encoder: Encoder | None = None, *, recipe: Recipe = Recipe(),
-          domains: Mapping[str, str | Path] | None = None, negatives: Sequence[str | Path] = (),
-          params: Mapping[str, Any] | None = None, progress: bool = False) -> TextClassifier:  # fmt: skip
+def train(
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    recipe: Recipe = Recipe(),
+    domains: Mapping[str, str | Path] | None = None,
+    negatives: Sequence[str | Path] = (),
+    params: Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> TextClassifier:
     """Out-of-domain classifier. `domains`: {name: example file} (default: built-in banking + health);
     `negatives`: extra out-of-domain example files. The built-in out-of-domain pools (from the data root
     `data`) are always used; with custom domains, minus the rows near the user's examples."""
     encoder = training.resolve_encoder(encoder)
-    pools = {name: side.sample(recipe.per_negative_pool, recipe.seed) for name, (side, _) in negative_pools(data).items()}
+    pools = {
+        name: side.sample(recipe.per_negative_pool, recipe.seed)
+        for name, (side, _) in negative_pools(data).items()
+    }
     if domains is None:
         in_domain = {name: train_side for name, (train_side, _) in builtin_domains(data).items()}
     else:
@@ -150,12 +173,21 @@ def train(data: str | Path | None = None, encoder: Encoder | None = None, *, rec
         pools[f"file:{Path(path).name}"] = gs.load_examples(path, label=OUT)
     data_set = training_set(recipe, in_domain, pools)
     info = {"domains": sorted(in_domain), "recipe": asdict(recipe), "threshold": DEFAULT_THRESHOLD}
-    return training.fit("ood", {**DEFAULT_PARAMS, **(params or {})}, data_set, encoder, progress=progress, info=info)
+    return training.fit(
+        "ood", {**DEFAULT_PARAMS, **(params or {})}, data_set, encoder, progress=progress, info=info
+    )
 
 
-def evaluate(clf: TextClassifier, data: str | Path | None = None, encoder: Encoder | None = None, *,
-             threshold: float = DEFAULT_THRESHOLD, test_files: Sequence[str | Path] = (),
-             sets: Mapping[str, TextSet] | None = None, progress: bool = False) -> Evaluation:  # fmt: skip
+def evaluate(
+    clf: TextClassifier,
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    test_files: Sequence[str | Path] = (),
+    sets: Mapping[str, TextSet] | None = None,
+    progress: bool = False,
+) -> Evaluation:
     """In-vs-out accuracy/F1 (positive: out_of_domain) and the class confusion, per held-out set.
 
     Held-out sets: `sets`, else labelled `test_files` (label: a domain name or out_of_domain), else the
@@ -170,8 +202,12 @@ def evaluate(clf: TextClassifier, data: str | Path | None = None, encoder: Encod
     for name, s in sets.items():
         unknown = sorted(set(s.labels) - set(clf.classes_))
         if unknown:
-            raise ValueError(f"{name}: labels {unknown} are not classes of this model ({', '.join(clf.classes_)})")
+            raise ValueError(
+                f"{name}: labels {unknown} are not classes of this model ({', '.join(clf.classes_)})"
+            )
         names.append(name)
         truth.append(s.labels)
-        pred.append(decide(clf.predict_proba(training.embed(s.texts, encoder, progress)), clf.classes_, threshold))
+        pred.append(
+            decide(clf.predict_proba(training.embed(s.texts, encoder, progress)), clf.classes_, threshold)
+        )
     return evaluate_sets("ood", names, truth, pred, list(clf.classes_), positive=(OUT, frozenset({OUT})))

@@ -106,7 +106,9 @@ def heldout_split(dataset: RoutingDataset) -> tuple[np.ndarray, np.ndarray]:
 def _with_tasks(dataset: RoutingDataset, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray([i for i in rows if dataset.tasks[i]], dtype=np.int64)
     if not len(rows):
-        raise ValueError(f"{dataset.name}: no prompt has a task label, so there is nothing to learn a domain from")
+        raise ValueError(
+            f"{dataset.name}: no prompt has a task label, so there is nothing to learn a domain from"
+        )
     return rows
 
 
@@ -117,39 +119,68 @@ def _cap(rows: np.ndarray, max_rows: int | None) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(rows, max_rows, replace=False))
 
 
-def train_domain(data: str | Path | None = None, encoder: Encoder | None = None, *,
-                 params: Mapping[str, Any] | None = None, heldout: bool = True, max_rows: int | None = None,
-                 progress: bool = False) -> TextClassifier:  # fmt: skip
+def train_domain(
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    heldout: bool = True,
+    max_rows: int | None = None,
+    progress: bool = False,
+) -> TextClassifier:
     """Task classifier on the prompts' task labels (the held-out fifth is left out unless `heldout=False`)."""
     dataset = load_routing(data)
     rows = _with_tasks(dataset, heldout_split(dataset)[0] if heldout else np.arange(dataset.n_prompts))
     rows = _cap(rows, max_rows)
-    texts = TextSet([dataset.prompts[i] for i in rows], [dataset.tasks[i] for i in rows], [dataset.name] * len(rows))
+    texts = TextSet(
+        [dataset.prompts[i] for i in rows], [dataset.tasks[i] for i in rows], [dataset.name] * len(rows)
+    )
     return training.fit(
-        "domain", {**DOMAIN_PARAMS, **(params or {})}, texts, training.resolve_encoder(encoder),
-        progress=progress, info={"data": dataset.name, "heldout": f"fold 0 of {HELDOUT_FOLDS}" if heldout else None},
-    )  # fmt: skip
+        "domain",
+        {**DOMAIN_PARAMS, **(params or {})},
+        texts,
+        training.resolve_encoder(encoder),
+        progress=progress,
+        info={"data": dataset.name, "heldout": f"fold 0 of {HELDOUT_FOLDS}" if heldout else None},
+    )
 
 
-def evaluate_domain(clf: TextClassifier, data: str | Path | None = None, encoder: Encoder | None = None, *,
-                    progress: bool = False) -> Evaluation:  # fmt: skip
+def evaluate_domain(
+    clf: TextClassifier,
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    progress: bool = False,
+) -> Evaluation:
     """Accuracy / macro-F1 / confusion on the held-out fifth, per task and pooled."""
     dataset = load_routing(data)
     rows = _with_tasks(dataset, heldout_split(dataset)[1])
-    pred = clf.predict(training.embed([dataset.prompts[i] for i in rows], training.resolve_encoder(encoder), progress))
+    pred = clf.predict(
+        training.embed([dataset.prompts[i] for i in rows], training.resolve_encoder(encoder), progress)
+    )
     truth = [dataset.tasks[i] for i in rows]
     tasks = sorted(set(truth) | set(clf.classes_))
     by_task = {t: [j for j, x in enumerate(truth) if x == t] for t in sorted(set(truth))}
     return evaluate_sets(
-        "domain", list(by_task), [[truth[j] for j in js] for js in by_task.values()],
-        [[pred[j] for j in js] for js in by_task.values()], tasks,
-    )  # fmt: skip
+        "domain",
+        list(by_task),
+        [[truth[j] for j in js] for js in by_task.values()],
+        [[pred[j] for j in js] for js in by_task.values()],
+        tasks,
+    )
 
 
-def train_difficulty(data: str | Path | None = None, encoder: Encoder | None = None, *,
-                     strong: str | None = None, cheap: str | None = None, params: Mapping[str, Any] | None = None,
-                     heldout: bool = True, max_rows: int | None = None,
-                     progress: bool = False) -> TextClassifier:  # fmt: skip
+def train_difficulty(
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    strong: str | None = None,
+    cheap: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    heldout: bool = True,
+    max_rows: int | None = None,
+    progress: bool = False,
+) -> TextClassifier:
     """P(hard): the chance the strong model is right where the cheap one is wrong (soft target)."""
     dataset = load_routing(data)
     target = difficulty_target(dataset, strong, cheap)
@@ -160,15 +191,29 @@ def train_difficulty(data: str | Path | None = None, encoder: Encoder | None = N
     idx, labels, weights = soft_labels(soft)
     texts = TextSet([dataset.prompts[rows[i]] for i in idx], labels, [dataset.name] * len(idx))
     return training.fit(
-        "difficulty", {**DIFFICULTY_PARAMS, **(params or {})}, texts, training.resolve_encoder(encoder),
-        weights=weights, progress=progress,
-        info={"data": dataset.name, "strong": target.strong, "cheap": target.cheap,
-              "heldout": f"fold 0 of {HELDOUT_FOLDS}" if heldout else None, "hard_rate": float(np.mean(soft))},
-    )  # fmt: skip
+        "difficulty",
+        {**DIFFICULTY_PARAMS, **(params or {})},
+        texts,
+        training.resolve_encoder(encoder),
+        weights=weights,
+        progress=progress,
+        info={
+            "data": dataset.name,
+            "strong": target.strong,
+            "cheap": target.cheap,
+            "heldout": f"fold 0 of {HELDOUT_FOLDS}" if heldout else None,
+            "hard_rate": float(np.mean(soft)),
+        },
+    )
 
 
-def evaluate_difficulty(clf: TextClassifier, data: str | Path | None = None, encoder: Encoder | None = None, *,
-                        progress: bool = False) -> Evaluation:  # fmt: skip
+def evaluate_difficulty(
+    clf: TextClassifier,
+    data: str | Path | None = None,
+    encoder: Encoder | None = None,
+    *,
+    progress: bool = False,
+) -> Evaluation:
     """On the held-out fifth: AUC of P(hard) for "strong right, cheap wrong", its Spearman correlation with
     the quality gain, the gain captured by sending the hardest 20/50% to the strong model, and accuracy."""
     dataset = load_routing(data)
@@ -182,12 +227,20 @@ def evaluate_difficulty(clf: TextClassifier, data: str | Path | None = None, enc
     hard = gain > 0.5
     pred = [HARD if p >= 0.5 else EASY for p in p_hard]
     truth = [HARD if h else EASY for h in hard]
-    out = evaluate_sets("difficulty", ["heldout"], [truth], [pred], [EASY, HARD], positive=(HARD, frozenset({HARD})))
-    out.extra = {"auc": auc(hard, p_hard), "spearman_gain": spearman(gain, p_hard), "hard_rate": float(hard.mean())}
+    out = evaluate_sets(
+        "difficulty", ["heldout"], [truth], [pred], [EASY, HARD], positive=(HARD, frozenset({HARD}))
+    )
+    out.extra = {
+        "auc": auc(hard, p_hard),
+        "spearman_gain": spearman(gain, p_hard),
+        "hard_rate": float(hard.mean()),
+    }
     for share in (0.2, 0.5):
         top = np.argsort(-p_hard)[: int(round(share * len(p_hard)))]
         total = gain.clip(min=0).sum()
-        out.extra[f"gain_captured_top{int(share * 100)}"] = float(gain[top].clip(min=0).sum() / total) if total else 0.0
+        out.extra[f"gain_captured_top{int(share * 100)}"] = (
+            float(gain[top].clip(min=0).sum() / total) if total else 0.0
+        )
     return out
 
 

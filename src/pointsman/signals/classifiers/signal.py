@@ -3,12 +3,13 @@
 Each reads the request embedding the runner shares (of the last user message) plus cheap features of the
 same text, so one request costs one small matrix product. Values:
 
-| type | kind | value | confidence |
-| --- | --- | --- | --- |
-| `domain` | label | the most likely task (e.g. `math`, `mbpp`) | its probability |
-| `difficulty` | number | P(hard): the strong model right where the cheap one is wrong | max(p, 1 - p) |
-| `jailbreak` | label | `benign`, or `harmful` / `jailbreak` / `injection` when P(unsafe) >= threshold | P(benign) or P(unsafe) |
-| `ood` | label | the most likely configured domain, or `out_of_domain` when P(in domain) < threshold | that side's probability |
+- `domain` (label): the most likely task (e.g. `math`, `mbpp`); confidence: its probability.
+- `difficulty` (number): P(hard), the strong model right where the cheap one is wrong; confidence
+  max(p, 1 - p).
+- `jailbreak` (label): `benign`, or the likeliest of `harmful` / `jailbreak` / `injection` when P(unsafe)
+  reaches `threshold`; confidence: P(benign) or P(unsafe).
+- `ood` (label): the likeliest configured domain, or `out_of_domain` when P(in domain) is under `threshold`;
+  confidence: that side's probability.
 
 `scores` carry every class probability (and `unsafe` / `in_domain` for the binary decisions).
 ```yaml
@@ -106,8 +107,11 @@ class OodSignal(ClassifierSignal):
 
 
 SIGNALS: dict[str, type[ClassifierSignal]] = {
-    "domain": DomainSignal, "difficulty": DifficultySignal, "jailbreak": JailbreakSignal, "ood": OodSignal,
-}  # fmt: skip
+    "domain": DomainSignal,
+    "difficulty": DifficultySignal,
+    "jailbreak": JailbreakSignal,
+    "ood": OodSignal,
+}
 
 
 class ClassifierSpec(SpecBase):
@@ -131,8 +135,10 @@ def build_classifier_signal(name: str, spec: ClassifierSpec, ctx: BuildContext) 
     classifier = TextClassifier.load(path)
     encoder_id = getattr(ctx.encoder(), "id", None)
     if encoder_id != classifier.encoder_id_:
-        raise ValueError(f"{path}: trained on {classifier.encoder_id_} embeddings, but requests are embedded "
-                         f"with {encoder_id}")
+        raise ValueError(
+            f"{path}: trained on {classifier.encoder_id_} embeddings, but requests are embedded "
+            f"with {encoder_id}"
+        )
     signal = SIGNALS[spec.type](name, classifier, threshold=spec.threshold)
     signal.budget_ms = spec.budget_ms
     return signal

@@ -39,13 +39,24 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("domain", "task of a prompt (LLMRouter's 14 tasks)", 1, routing.train_domain, routing.evaluate_domain),
-        Kind("difficulty", "P(strong model right where the cheap one is wrong)", 1, routing.train_difficulty,
-             routing.evaluate_difficulty),
+        Kind(
+            "domain",
+            "task of a prompt (LLMRouter's 14 tasks)",
+            1,
+            routing.train_domain,
+            routing.evaluate_domain,
+        ),
+        Kind(
+            "difficulty",
+            "P(strong model right where the cheap one is wrong)",
+            1,
+            routing.train_difficulty,
+            routing.evaluate_difficulty,
+        ),
         Kind("jailbreak", "benign / harmful / jailbreak / injection", 1, jailbreak.train, jailbreak.evaluate),
         Kind("ood", "banking / health / out_of_domain (configurable domains)", 1, ood.train, ood.evaluate),
     )
-}  # fmt: skip
+}
 _lock = threading.Lock()
 
 
@@ -61,7 +72,9 @@ def default_model_path(name: str) -> Path:
     return cache_dir() / "classifiers" / f"{name}-r{kind(name).recipe}.npz"
 
 
-def ensure_trained(name: str, *, data: str | Path | None = None, progress: bool = False, **options: Any) -> Path:
+def ensure_trained(
+    name: str, *, data: str | Path | None = None, progress: bool = False, **options: Any
+) -> Path:
     """The path of a trained model of kind `name`, training it from the shared data first if needed.
 
     Safe to call from several threads and processes at once (one trains, the others wait for its file).
@@ -82,7 +95,8 @@ def ensure_trained(name: str, *, data: str | Path | None = None, progress: bool 
                 model = spec.train(data, None, progress=progress, **options)
             except FileNotFoundError as exc:
                 raise FileNotFoundError(
-                    f"cannot train the built-in {name!r} classifier: {exc} (set ${DATA_ENV} to the data folder, "
+                    f"cannot train the built-in {name!r} classifier: {exc} "
+                    f"(set ${DATA_ENV} to the data folder, "
                     f"or train one with `pointsman signals train {name} --data ...` and give its file)"
                 ) from exc
             tmp = path.with_suffix(f".tmp{os.getpid()}")

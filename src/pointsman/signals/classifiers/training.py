@@ -41,6 +41,10 @@ def fit(
     """Fit a `TextClassifier(**params)` on `data` (its labels unless `labels` is given); `info_` records
     the kind, the training rows per label and source, the fit time and `info`."""
     queries = embed(data.texts, encoder, progress)
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"fitting {kind} classifier on {len(data):,} rows ...", highlight=False)
     t0 = time.perf_counter()
     clf = TextClassifier(**params).fit(queries, labels if labels is not None else data.labels, weights)
     sources: dict[str, int] = {}
