@@ -27,12 +27,14 @@ class CategoryRouter(GatedRouter):
         min_group: int = 20,
         gate_reg: float = 0.1,
         lexical_weight: float = 0.3,
+        ngram_weight: float = 2.0,
         seed: int = 0,
     ) -> None:
         self.shrinkage = shrinkage
         self.min_group = min_group
         self.gate_reg = gate_reg
         self.lexical_weight = lexical_weight
+        self.ngram_weight = ngram_weight
         self.seed = seed
 
     def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None:

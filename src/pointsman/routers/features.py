@@ -9,10 +9,13 @@ features cost a few microseconds per prompt and need nothing but the text, so th
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
+from scipy import sparse
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _OPTIONS = re.compile(r"\(A\)|\bA\)|\bA\.")
@@ -89,28 +92,63 @@ class Featurizer:
     linear model (standardised columns are each about as large as the whole embedding).
     """
 
+    embedding_dim: int
     mean: np.ndarray
     scale: np.ndarray
     lexical_weight: float = 0.3
 
     @classmethod
-    def fit(cls, texts: Sequence[str], lexical_weight: float = 0.3) -> Featurizer:
+    def fit(cls, embeddings: np.ndarray, texts: Sequence[str], lexical_weight: float = 0.3) -> Featurizer:
         lex = lexical_features(texts)
         scale = lex.std(axis=0)
-        return cls(lex.mean(axis=0), np.where(scale > 1e-9, scale, 1.0), lexical_weight)
+        return cls(embeddings.shape[1], lex.mean(axis=0), np.where(scale > 1e-9, scale, 1.0), lexical_weight)
+
+    @property
+    def dim(self) -> int:
+        """Columns of `transform`'s output (for MiniLM: 384 + 34)."""
+        return self.embedding_dim + len(self.mean)
 
     def transform(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        if np.shape(embeddings)[1:] != (self.embedding_dim,) and len(texts):
+            raise ValueError(
+                f"embeddings of shape {np.shape(embeddings)}, expected (n, {self.embedding_dim})"
+            )
         lex = (lexical_features(texts) - self.mean) / self.scale * self.lexical_weight
-        return np.hstack([np.asarray(embeddings, dtype=np.float64), lex])
+        return np.hstack([np.asarray(embeddings, dtype=np.float64).reshape(len(texts), -1), lex])
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}mean": self.mean, f"{prefix}scale": self.scale}
+        return {
+            f"{prefix}mean": self.mean,
+            f"{prefix}scale": self.scale,
+            f"{prefix}dim": np.array([self.embedding_dim]),
+        }
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], prefix: str, lexical_weight: float) -> Featurizer:
-        mean, scale = arrays[f"{prefix}mean"], arrays[f"{prefix}scale"]
-        if mean.shape != (len(LEXICAL_NAMES),) or scale.shape != mean.shape:
+        mean, scale, dim = arrays[f"{prefix}mean"], arrays[f"{prefix}scale"], arrays[f"{prefix}dim"]
+        if mean.shape != (len(LEXICAL_NAMES),) or scale.shape != mean.shape or dim.shape != (1,):
             raise ValueError(
                 f"lexical feature statistics of shape {mean.shape}, expected ({len(LEXICAL_NAMES)},)"
             )
-        return cls(mean, scale, lexical_weight)
+        return cls(int(dim[0]), mean, scale, lexical_weight)
+
+
+# Word uni- and bigrams (punctuation marks count as words, case kept), hashed (CRC-32) into a fixed number of
+# columns: no vocabulary to store, and a text always lands in the same columns on any machine.
+NGRAM_COLUMNS = 2**15
+_TOKEN = re.compile(r"\w\w+|[^\w\s]")
+
+
+def _ngram_columns(text: str) -> list[int]:
+    tokens = _TOKEN.findall(text)
+    grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+    return sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % NGRAM_COLUMNS for g in grams})
+
+
+def hashed_ngrams(texts: Sequence[str]) -> sparse.csr_matrix:
+    """(len(texts), NGRAM_COLUMNS) binary n-gram indicators, each row L2-normalised."""
+    cols = [_ngram_columns(t) for t in texts]
+    indptr = np.cumsum([0] + [len(c) for c in cols])
+    values = np.concatenate([np.full(len(c), 1 / np.sqrt(len(c))) for c in cols if c] or [np.zeros(0)])
+    indices = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols] or [np.zeros(0, np.int64)])
+    return sparse.csr_matrix((values, indices, indptr), shape=(len(texts), NGRAM_COLUMNS))

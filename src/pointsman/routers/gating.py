@@ -4,7 +4,8 @@ Category-style routers (Composition of Experts: Jain et al. 2024, arXiv:2411.011
 which kind of prompt is this, then which model is good at that kind. The groups are the dataset's task
 labels when it has them; tasks with fewer than `min_size` prompts and unlabelled prompts share an "other"
 group; data without tasks is clustered (k-means on the embeddings). The gate is a multinomial logistic
-regression on embedding + lexical features, so a new query gets a probability for every group.
+regression on embedding + lexical features + hashed word n-grams, so a new query gets a probability for
+every group.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from pointsman.data.dataset import RoutingDataset
 from pointsman.routers.base import Queries, Router
-from pointsman.routers.features import Featurizer
+from pointsman.routers.features import NGRAM_COLUMNS, Featurizer, hashed_ngrams
 from pointsman.routers.fitting import array, fit_softmax, softmax
 
 OTHER = "(other)"
@@ -51,23 +53,26 @@ def group_labels(
 
 @dataclass
 class Gate:
-    """p(group | query features): softmax(x @ w + b); one group means probability 1."""
+    """p(group | query features): softmax(x @ w + b); one group means probability 1.
+
+    x is `gate_matrix(features, texts, ngram_weight)`: the dense features and the hashed n-grams.
+    """
 
     names: list[str]
-    w: np.ndarray  # (d, k)
+    w: np.ndarray  # (d, k) float32
     b: np.ndarray  # (k,)
 
     @classmethod
-    def fit(cls, names: list[str], labels: np.ndarray, x: np.ndarray, reg: float) -> Gate:
+    def fit(cls, names: list[str], labels: np.ndarray, x: sparse.csr_matrix, reg: float) -> Gate:
         k = len(names)
         if k == 1:
-            return cls(names, np.zeros((x.shape[1], 1)), np.zeros(1))
-        w, b = fit_softmax(x, labels, k, reg / len(x))
-        return cls(names, w, b)
+            return cls(names, np.zeros((x.shape[1], 1), np.float32), np.zeros(1))
+        w, b = fit_softmax(x, labels, k, reg / x.shape[0])
+        return cls(names, w.astype(np.float32), b)
 
-    def proba(self, x: np.ndarray) -> np.ndarray:
+    def proba(self, x: sparse.csr_matrix) -> np.ndarray:
         """(n, k) group probabilities."""
-        return softmax(x @ self.w + self.b)
+        return softmax(np.asarray(x @ self.w, dtype=np.float64) + self.b)
 
     def state(self) -> tuple[list[str], dict[str, np.ndarray]]:
         return self.names, {"gate_w": self.w, "gate_b": self.b}
@@ -76,6 +81,11 @@ class Gate:
     def from_state(cls, names: list[str], arrays: dict[str, np.ndarray], dim: int) -> Gate:
         k = len(names)
         return cls(list(names), array(arrays, "gate_w", (dim, k)), array(arrays, "gate_b", (k,)))
+
+
+def gate_matrix(x: np.ndarray, texts: Sequence[str], ngram_weight: float) -> sparse.csr_matrix:
+    """The gate's input: dense features and `ngram_weight` x hashed word n-grams, side by side."""
+    return sparse.hstack([sparse.csr_matrix(x), hashed_ngrams(texts) * ngram_weight], format="csr")
 
 
 class GatedRouter(Router):
@@ -87,6 +97,7 @@ class GatedRouter(Router):
 
     uses_embeddings = True
     lexical_weight: float
+    ngram_weight: float
     gate_reg: float
     min_group: int
     seed: int
@@ -94,10 +105,12 @@ class GatedRouter(Router):
     def fit(self, dataset: RoutingDataset) -> GatedRouter:
         quality = self._fit_common(dataset)
         emb = self._embed(Queries.of(dataset))
-        self.featurizer_ = Featurizer.fit(dataset.prompts, self.lexical_weight)
+        self.featurizer_ = Featurizer.fit(emb, dataset.prompts, self.lexical_weight)
         x = self.featurizer_.transform(emb, dataset.prompts)
         names, labels = group_labels(dataset.tasks, emb, self.min_group, self.seed)
-        self.gate_ = Gate.fit(names, labels, x, self.gate_reg)
+        self.gate_ = Gate.fit(
+            names, labels, gate_matrix(x, dataset.prompts, self.ngram_weight), self.gate_reg
+        )
         self._fit_groups(x, quality, labels)
         return self
 
@@ -128,9 +141,9 @@ class GatedRouter(Router):
 
     def _features_and_proba(self, q: Queries) -> tuple[np.ndarray, np.ndarray]:
         if len(q) == 0:
-            return np.zeros((0, self.gate_.w.shape[0])), np.zeros((0, len(self.gate_.names)))
+            return np.zeros((0, self.featurizer_.dim)), np.zeros((0, len(self.gate_.names)))
         x = self.featurizer_.transform(self._embed(q), q.texts)
-        proba = self.gate_.proba(x)
+        proba = self.gate_.proba(gate_matrix(x, q.texts, self.ngram_weight))
         if q.tasks is not None:
             index = {name: i for i, name in enumerate(self.gate_.names)}
             for row, task in enumerate(q.tasks):
@@ -145,5 +158,4 @@ class GatedRouter(Router):
 
     def _set_gate_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.featurizer_ = Featurizer.from_state(arrays, "lexical_", self.lexical_weight)
-        dim = arrays["gate_w"].shape[0]
-        self.gate_ = Gate.from_state(meta["groups"], arrays, dim)
+        self.gate_ = Gate.from_state(meta["groups"], arrays, self.featurizer_.dim + NGRAM_COLUMNS)

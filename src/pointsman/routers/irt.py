@@ -62,7 +62,7 @@ class IrtRouter(Router):
         y = self.scale_.to_unit(quality)
         known = np.isfinite(y)
         emb = self._embed(Queries.of(dataset))
-        self.featurizer_ = Featurizer.fit(dataset.prompts, self.lexical_weight)
+        self.featurizer_ = Featurizer.fit(emb, dataset.prompts, self.lexical_weight)
         x = self.featurizer_.transform(emb, dataset.prompts).astype(np.float32)  # single-precision loss
         d, m, k = x.shape[1], y.shape[1], self.dim
         rng = np.random.default_rng(self.seed)

@@ -5,7 +5,7 @@ on what kind of prompt it is (its benchmark, i.e. its answer format and metric) 
 prompt's content within a kind. So:
 
 1. a gate predicts p(task | query) from the MiniLM embedding plus lexical / structural features (casing,
-   punctuation, LaTeX, code, lists), which MiniLM alone cannot see;
+   punctuation, LaTeX, code, lists) and hashed word n-grams, which MiniLM alone cannot see;
 2. per task, one logistic regression per model on the same features predicts P(model's score | query)
    within that task. Its intercept is pulled toward the task's mean score, itself shrunk toward the
    model's overall mean (empirical Bayes), and its weights are penalised in proportion to how few prompts
@@ -40,6 +40,7 @@ class MixtureRouter(GatedRouter):
         min_group: int = 20,
         gate_reg: float = 0.1,
         lexical_weight: float = 0.3,
+        ngram_weight: float = 2.0,
         seed: int = 0,
     ) -> None:
         self.expert_reg = expert_reg
@@ -47,6 +48,7 @@ class MixtureRouter(GatedRouter):
         self.min_group = min_group
         self.gate_reg = gate_reg
         self.lexical_weight = lexical_weight
+        self.ngram_weight = ngram_weight
         self.seed = seed
 
     def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None:
@@ -77,7 +79,7 @@ class MixtureRouter(GatedRouter):
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self._set_gate_state(meta, arrays)
         g, m = len(self.gate_.names), len(self.models_)
-        self.w_ = array(arrays, "expert_w", (g, self.gate_.w.shape[0], m))
+        self.w_ = array(arrays, "expert_w", (g, self.featurizer_.dim, m))
         self.b_ = array(arrays, "expert_b", (g, m))
         lo, hi = meta["scale"]
         self.scale_ = ScoreScale(float(lo), float(hi))
