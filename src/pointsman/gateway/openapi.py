@@ -189,6 +189,23 @@ _HEADERS = {
     "x-pointsman-model": {"description": "the model that answered", "schema": {"type": "string"}},
     "x-pointsman-route": {"description": "the route profile, or `direct`", "schema": {"type": "string"}},
     "x-pointsman-reason": {"description": "why this route and model", "schema": {"type": "string"}},
+    "x-pointsman-decision": {
+        "description": "the rule that decided, or default / profile / direct / threshold",
+        "schema": {"type": "string"},
+    },
+    "x-pointsman-action": {
+        "description": "what the decision did",
+        "schema": {"type": "string", "enum": ["route", "block", "redact", "divert"]},
+    },
+    "x-pointsman-signals": {
+        "description": "JSON of the signals computed (only when asked with `x-pointsman-debug: signals` "
+        "and the config allows it)",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+}
+_DECISION_HEADERS = {
+    k: _HEADERS[k] for k in ("x-pointsman-decision", "x-pointsman-action", "x-pointsman-reason")
 }
 
 
@@ -227,8 +244,18 @@ def openapi_spec() -> dict[str, Any]:
                                 "text/event-stream": {"schema": _ref("StreamEvent")},
                             },
                         },
-                        "400": _error_response("malformed JSON, wrong types, bad values"),
+                        "400": {
+                            **_error_response(
+                                "malformed JSON, wrong types, bad values; or blocked by a rule (a code like "
+                                "content_blocked, out_of_domain; no backend was called)"
+                            ),
+                            "headers": {"x-request-id": _HEADERS["x-request-id"], **_DECISION_HEADERS},
+                        },
                         "401": _error_response("missing or wrong API key (auth on)"),
+                        "403": {
+                            **_error_response("blocked by a rule configured with status 403"),
+                            "headers": {"x-request-id": _HEADERS["x-request-id"], **_DECISION_HEADERS},
+                        },
                         "404": _error_response("unknown model"),
                         "413": _error_response("body over limits.max_body_bytes"),
                         "429": {
@@ -239,7 +266,10 @@ def openapi_spec() -> dict[str, Any]:
                         },
                         "500": _error_response("internal error"),
                         "502": _error_response("no model could answer (upstream errors)"),
-                        "503": _error_response("no model could answer (breakers open, saturated)"),
+                        "503": _error_response(
+                            "no model could answer (breakers open, saturated); or guard_unavailable: "
+                            "a signal a guard needs failed and the guard fails closed"
+                        ),
                         "504": _error_response("no model could answer in time"),
                     },
                 }
