@@ -59,13 +59,31 @@ SIGNALS = {
         "type": "routes",
         "threshold": 0.55,
         "routes": {
-            "billing": {"utterances": ["I was charged twice", "why is there a fee on my statement",
-                                       "I want a refund for this payment", "my invoice is wrong"]},
-            "cards": {"utterances": ["my card was declined", "I lost my credit card", "activate my new card"]},
-            "coding": {"utterances": ["write a python function", "fix this bug in my code",
-                                      "why does my program crash"]},
-            "math": {"utterances": ["solve this equation", "what is the derivative of x squared",
-                                    "how many apples are left"]},
+            "billing": {
+                "utterances": [
+                    "I was charged twice",
+                    "why is there a fee on my statement",
+                    "I want a refund for this payment",
+                    "my invoice is wrong",
+                ]
+            },
+            "cards": {
+                "utterances": ["my card was declined", "I lost my credit card", "activate my new card"]
+            },
+            "coding": {
+                "utterances": [
+                    "write a python function",
+                    "fix this bug in my code",
+                    "why does my program crash",
+                ]
+            },
+            "math": {
+                "utterances": [
+                    "solve this equation",
+                    "what is the derivative of x squared",
+                    "how many apples are left",
+                ]
+            },
             "small_talk": {"utterances": ["hello", "how are you", "tell me a joke", "thanks a lot"]},
         },
     },
@@ -77,30 +95,55 @@ SIGNALS = {
             "medical": ["diagnosis", "symptom", "dosage", "prescription"],
         },
     },
-}  # fmt: skip
+}
 RULES = [
-    {"name": "block-attacks", "priority": 100, "when": "safety in [jailbreak, injection]", "block": "jailbreak_blocked"},
+    {
+        "name": "block-attacks",
+        "priority": 100,
+        "when": "safety in [jailbreak, injection]",
+        "block": "jailbreak_blocked",
+    },
     {"name": "block-harmful", "priority": 95, "when": "safety == harmful", "block": "content_blocked"},
-    {"name": "other-language", "priority": 80, "when": {"all": ["language != en", "language.confidence >= 0.7"]},
-     "divert": "multilingual"},
+    {
+        "name": "other-language",
+        "priority": 80,
+        "when": {"all": ["language != en", "language.confidence >= 0.7"]},
+        "divert": "multilingual",
+    },
     {"name": "long-context", "priority": 70, "when": "prompt_tokens > 3000", "profile": "long"},
     {"name": "private", "priority": 60, "when": "pii", "redact": {"only_untrusted": True}},
-    {"name": "code", "priority": 50, "when": {"any": ["topics contains code", "intent == coding"]}, "profile": "coder"},
+    {
+        "name": "code",
+        "priority": 50,
+        "when": {"any": ["topics contains code", "intent == coding"]},
+        "profile": "coder",
+    },
     {"name": "math", "priority": 40, "when": "intent == math", "profile": "reasoning"},
     {"name": "support", "priority": 30, "when": "intent in [billing, cards]", "profile": "support"},
     {"name": "careful", "priority": 20, "when": "topics contains [legal, medical]", "profile": "careful"},
-    {"name": "small-talk", "priority": 10, "when": {"all": ["prompt_tokens < 20", "intent == small_talk"]},
-     "profile": "cheap"},
-]  # fmt: skip
+    {
+        "name": "small-talk",
+        "priority": 10,
+        "when": {"all": ["prompt_tokens < 20", "intent == small_talk"]},
+        "profile": "cheap",
+    },
+]
 PROFILES = ["general", "multilingual", "long", "coder", "reasoning", "support", "careful", "cheap"]
 
 
 def config(up: str, port: int, workdir: Path, engine: str, rules: bool) -> Path:
     backends = [
-        {"name": f"m{i}", "kind": "openai", "base_url": f"{up}/v1", "model": "test-model", "trusted": i % 2 == 0,
-         "input_price": 0.1 * (i + 1), "output_price": 0.4 * (i + 1)}
+        {
+            "name": f"m{i}",
+            "kind": "openai",
+            "base_url": f"{up}/v1",
+            "model": "test-model",
+            "trusted": i % 2 == 0,
+            "input_price": 0.1 * (i + 1),
+            "output_price": 0.4 * (i + 1),
+        }
         for i in range(4)
-    ]  # fmt: skip
+    ]
     doc = {
         "server": {"host": "127.0.0.1", "port": port, "engine": engine},
         "backends": backends,
@@ -198,7 +241,8 @@ def main() -> int:
     texts = prompts(args.seed)[: args.requests * (args.repeats + 1)]
     words = sorted(len(t.split()) for t in texts)
     print(
-        f"prompts: {len(texts)} distinct, words p50 {words[len(words) // 2]}, p90 {words[int(len(words) * 0.9)]}"
+        f"prompts: {len(texts)} distinct, words p50 {words[len(words) // 2]}, "
+        f"p90 {words[int(len(words) * 0.9)]}"
     )
     load_before = os.getloadavg()
     results: dict[str, list[dict]] = {"rules-off": [], "rules-on": []}
@@ -230,8 +274,11 @@ def main() -> int:
                     results[name].append(measure(port, proc.pid, batch))
                     pause(proc, False)
                     run = results[name][-1]
-                    print(f"run {r + 1}/{args.repeats} {name}: p50 {statistics.median(run['wall']):.2f} ms, "
-                          f"CPU p50 {statistics.median(run['cpu']):.2f} ms", flush=True)  # fmt: skip
+                    print(
+                        f"run {r + 1}/{args.repeats} {name}: p50 {statistics.median(run['wall']):.2f} ms, "
+                        f"CPU p50 {statistics.median(run['cpu']):.2f} ms",
+                        flush=True,
+                    )
             for proc, _ in gateways.values():
                 pause(proc, True)
         hits = decisions(workdir / "decisions-on.db")
@@ -244,22 +291,28 @@ def report(
     def med(name: str, key: str, q: float = 0.5) -> float:
         return statistics.median(sorted(run[key])[int(q * (len(run[key]) - 1))] for run in results[name])
 
-    print(f"\nengine {args.engine}; gateways pinned to core {GATEWAY_CORE}, upstream and client to core {LOAD_CORE}; "
-          f"nice {NICE if os.geteuid() == 0 else 0}; {args.repeats} alternating runs of {args.requests} requests, "
-          f"concurrency 1; load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"\nengine {args.engine}; gateways pinned to core {GATEWAY_CORE}, upstream and client to core "
+        f"{LOAD_CORE}; nice {NICE if os.geteuid() == 0 else 0}; {args.repeats} alternating runs of "
+        f"{args.requests} requests, "
+        f"concurrency 1; load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'':<12}{'p50 ms':>9}{'p99 ms':>9}{'CPU p50':>9}{'CPU p90':>9}{'blocked':>9}")
     for name, runs in results.items():
         blocked = sum(s in (400, 403) for run in runs for s in run["status"]) / sum(
             len(r["status"]) for r in runs
         )
-        print(f"{name:<12}{med(name, 'wall'):>9.2f}{med(name, 'wall', 0.99):>9.2f}{med(name, 'cpu'):>9.2f}"
-              f"{med(name, 'cpu', 0.9):>9.2f}{blocked:>9.1%}")  # fmt: skip
+        print(
+            f"{name:<12}{med(name, 'wall'):>9.2f}{med(name, 'wall', 0.99):>9.2f}{med(name, 'cpu'):>9.2f}"
+            f"{med(name, 'cpu', 0.9):>9.2f}{blocked:>9.1%}"
+        )
     total = sum(hits.values()) or 1
     print("rules-on decisions: " + ", ".join(f"{k} {v / total:.1%}" for k, v in hits.items()))
     overhead = med("rules-on", "wall") - med("rules-off", "wall")
     cpu = med("rules-on", "cpu") - med("rules-off", "cpu")
     print(
-        f"decision overhead, p50 wall (rules-on - rules-off): {overhead:.2f} ms; target <= {TARGET_P50_MS:g} ms"
+        f"decision overhead, p50 wall (rules-on - rules-off): {overhead:.2f} ms; "
+        f"target <= {TARGET_P50_MS:g} ms"
     )
     print(
         f"decision overhead, p50 CPU on one core: {cpu:.2f} ms (the wall overhead on an otherwise idle core)"

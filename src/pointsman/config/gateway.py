@@ -17,6 +17,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -177,7 +178,7 @@ class RuleConfig(_Strict):
 
     @field_validator("block", "redact", mode="before")
     @classmethod
-    def _shorthand(cls, v: Any, info: Any) -> Any:
+    def _shorthand(cls, v: Any, info: ValidationInfo) -> Any:
         # `block: out_of_domain` (a code), `block: true`, `redact: true`
         if v is True:
             return {}

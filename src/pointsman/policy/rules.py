@@ -87,6 +87,7 @@ class Rule:
     block: Block | None = None
     redact: RedactGuard | None = None
     fail_closed: bool = False
+    signals: tuple[str, ...] = ()  # what the rule can read: its condition's signals, then the redact signal
 
 
 class Decider:
@@ -116,13 +117,12 @@ class Decider:
         cls, config: GatewayConfig, profiles: Mapping[str, RouteProfile], runner: SignalRunner
     ) -> Decider:
         """The rules of `config` checked against `runner`'s signals; ConfigError naming each bad key."""
-        rules, problems, needed = [], [], []
+        rules, problems = [], []
         for i, rc in enumerate(config.rules):
             rule, found = _compile_rule(rc, ("rules", i), runner, profiles)
             problems += found
             if rule is not None:
                 rules.append(rule)
-                needed += [*_rule_signals(rc, ("rules", i)), *([rc.redact.signal] if rc.redact else [])]
         if problems:
             raise config._source.error(problems)
         return cls(
@@ -132,7 +132,7 @@ class Decider:
             default_profile=config.default_profile_name,
             fallbacks=config.fallbacks,
             runner=runner,
-            signals=list(dict.fromkeys(needed)),
+            signals=list(dict.fromkeys(name for rule in rules for name in rule.signals)),
         )
 
     # -- deciding -------------------------------------------------------------------------------------
@@ -256,20 +256,16 @@ class Decider:
 # -- compiling rules ------------------------------------------------------------------------------------
 
 
-def _rule_signals(rc: RuleConfig, loc: tuple) -> list[str]:
-    node, _ = parse_condition(rc.when, (*loc, "when")) if rc.when is not None else (None, [])
-    return list(signal_names(node)) if node is not None else []
-
-
 def _compile_rule(
     rc: RuleConfig, loc: tuple, runner: SignalRunner, profiles: Mapping[str, RouteProfile]
 ) -> tuple[Rule | None, list[Problem]]:
     problems: list[Problem] = []
-    when = None
+    when, reads = None, []
     if rc.when is not None:
         node, problems = parse_condition(rc.when, (*loc, "when"))
         if node is not None:
             when, problems = compile_condition(node, runner.signals)
+            reads = list(signal_names(node))
     redact = RedactGuard.from_config(rc.redact) if rc.redact is not None else None
     if redact is not None:
         problems += _check_redact(redact, (*loc, "redact"), runner)
@@ -297,6 +293,7 @@ def _compile_rule(
         Block.from_config(rc.block) if rc.block is not None else None,
         redact,
         rc.fail_closed,
+        tuple(dict.fromkeys([*reads, *([redact.signal] if redact else [])])),
     ), []
 
 
