@@ -33,19 +33,31 @@ LEXICAL_NAMES = (
 )  # fmt: skip
 
 
+def _char_shares(s: str) -> tuple[float, float, float]:
+    """Shares of ASCII upper-case letters, digits and punctuation among the characters of s."""
+    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    n = max(len(codes), 1)
+    upper = np.count_nonzero((codes >= 65) & (codes <= 90))
+    digit = np.count_nonzero((codes >= 48) & (codes <= 57))
+    punct = np.count_nonzero(
+        ((codes >= 33) & (codes <= 47)) | ((codes >= 58) & (codes <= 64))
+        | ((codes >= 91) & (codes <= 96)) | ((codes >= 123) & (codes <= 126))
+    )  # fmt: skip
+    return upper / n, digit / n, punct / n
+
+
 def _row(text: str) -> list[float]:
     s = text.strip()
-    n = max(len(s), 1)
     words = s.split()
+    lengths = list(map(len, words))
     first = words[0].lower() if words else ""
     low = s.lower()
+    commas = s.count(",")
     return [
         np.log1p(len(s)),
         np.log1p(len(words)),
         np.log1p(s.count("\n")),
-        sum(c.isupper() for c in s) / n,
-        sum(c.isdigit() for c in s) / n,
-        sum(not c.isalnum() and not c.isspace() for c in s) / n,
+        *_char_shares(s),
         np.log1p(s.count("$")),
         float("\\" in s),
         float("[asy]" in s),
@@ -56,13 +68,13 @@ def _row(text: str) -> list[float]:
         float(s[:1].islower()),
         np.log1p(s.count("?")),
         np.log1p(len(_NUMBER.findall(s))),
-        np.log1p(s.count(",")),
+        np.log1p(commas),
         float(s.startswith("Q:")),
         float("boxed" in s),
         float(bool(_OPTIONS.search(s))),
         float(s.islower()),
-        float(s.count(",") >= 3 and "?" not in s and all(len(w.strip(",")) < 15 for w in words)),
-        float(np.mean([len(w) for w in words])) if words else 0.0,
+        float(commas >= 3 and "?" not in s and max(lengths) < 16),
+        sum(lengths) / len(words) if words else 0.0,
         float('"""' in s or "'''" in s),
         float(first in ("who", "whom", "whose")),
         float(first == "what"),
@@ -139,7 +151,8 @@ NGRAM_COLUMNS = 2**15
 _TOKEN = re.compile(r"\w\w+|[^\w\s]")
 
 
-def _ngram_columns(text: str) -> list[int]:
+def ngram_columns(text: str) -> list[int]:
+    """The hashed columns of the n-grams of `text`, sorted, each once."""
     tokens = _TOKEN.findall(text)
     grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
     return sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % NGRAM_COLUMNS for g in grams})
@@ -147,7 +160,7 @@ def _ngram_columns(text: str) -> list[int]:
 
 def hashed_ngrams(texts: Sequence[str]) -> sparse.csr_matrix:
     """(len(texts), NGRAM_COLUMNS) binary n-gram indicators, each row L2-normalised."""
-    cols = [_ngram_columns(t) for t in texts]
+    cols = [ngram_columns(t) for t in texts]
     indptr = np.cumsum([0] + [len(c) for c in cols])
     values = np.concatenate([np.full(len(c), 1 / np.sqrt(len(c))) for c in cols if c] or [np.zeros(0)])
     indices = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols] or [np.zeros(0, np.int64)])

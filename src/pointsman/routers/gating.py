@@ -21,7 +21,7 @@ from scipy import sparse
 
 from pointsman.data.dataset import RoutingDataset
 from pointsman.routers.base import Queries, Router
-from pointsman.routers.features import NGRAM_COLUMNS, Featurizer, hashed_ngrams
+from pointsman.routers.features import NGRAM_COLUMNS, Featurizer, hashed_ngrams, ngram_columns
 from pointsman.routers.fitting import array, fit_softmax, softmax
 
 OTHER = "(other)"
@@ -70,9 +70,16 @@ class Gate:
         w, b = fit_softmax(x, labels, k, reg / x.shape[0])
         return cls(names, w.astype(np.float32), b)
 
-    def proba(self, x: sparse.csr_matrix) -> np.ndarray:
-        """(n, k) group probabilities."""
-        return softmax(np.asarray(x @ self.w, dtype=np.float64) + self.b)
+    def proba(self, x: np.ndarray, texts: Sequence[str], ngram_weight: float) -> np.ndarray:
+        """(n, k) group probabilities; the same as softmax(gate_matrix(...) @ w + b), without building it
+        (a sparse matrix costs more to assemble than one query's whole gate)."""
+        d = x.shape[1]
+        z = x @ self.w[:d] + self.b
+        for row, text in enumerate(texts):
+            cols = ngram_columns(text)
+            if cols:
+                z[row] += self.w[d + np.asarray(cols)].sum(axis=0) * (ngram_weight / np.sqrt(len(cols)))
+        return softmax(z)
 
     def state(self) -> tuple[list[str], dict[str, np.ndarray]]:
         return self.names, {"gate_w": self.w, "gate_b": self.b}
@@ -140,10 +147,22 @@ class GatedRouter(Router):
         return np.maximum(cost + self._features_and_proba(q)[1] @ table, 0.0)
 
     def _features_and_proba(self, q: Queries) -> tuple[np.ndarray, np.ndarray]:
+        """Features and group probabilities of the queries. The gateway asks `predict` and then
+        `predict_cost` about the same `Queries`: the last answer is kept (one entry, holding the queries
+        so that their identity cannot be reused) and handed out again while the queries are unchanged."""
+        content = (tuple(q.texts), q.encoder_id, None if q.tasks is None else tuple(q.tasks))
+        memo = getattr(self, "_memo", None)
+        if memo is not None and memo[0] is q and memo[1] is q.embeddings and memo[2] == content:
+            return memo[3]
+        result = self._compute_features_and_proba(q)
+        self._memo = (q, q.embeddings, content, result)
+        return result
+
+    def _compute_features_and_proba(self, q: Queries) -> tuple[np.ndarray, np.ndarray]:
         if len(q) == 0:
             return np.zeros((0, self.featurizer_.dim)), np.zeros((0, len(self.gate_.names)))
         x = self.featurizer_.transform(self._embed(q), q.texts)
-        proba = self.gate_.proba(gate_matrix(x, q.texts, self.ngram_weight))
+        proba = self.gate_.proba(x, q.texts, self.ngram_weight)
         if q.tasks is not None:
             index = {name: i for i, name in enumerate(self.gate_.names)}
             for row, task in enumerate(q.tasks):
