@@ -20,8 +20,8 @@ from pointsman.policy.objective import Objective
 from pointsman.policy.profiles import RouteProfile, build_profile
 from pointsman.policy.rules import BadModelRequest, Decider, UnknownModel
 from pointsman.policy.selector import RouterSelector, StaticSelector
+from pointsman.routers import registry
 from pointsman.routers.base import Queries, Router
-from pointsman.routers.registry import register
 from pointsman.signals.base import RequestView
 
 
@@ -175,7 +175,6 @@ def test_exploration_logs_the_true_probability() -> None:
 # -- a router file through the selector -------------------------------------------------------------------
 
 
-@register
 class TableRouter(Router):
     """A real (if simple) router: quality per model by the first word of the prompt, learned from a table.
 
@@ -206,6 +205,13 @@ class TableRouter(Router):
 
     def _set_state(self, meta, arrays):
         self.table, self.costs_ = meta["table"], arrays["costs"]
+
+
+@pytest.fixture(autouse=True)
+def table_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TableRouter is known to the registry (so its files load) during these tests only: other test modules
+    iterate over every registered router."""
+    monkeypatch.setitem(registry._ROUTERS, TableRouter.name, TableRouter)
 
 
 class CountingEncoder:
