@@ -158,6 +158,8 @@ def train(
     """Out-of-domain classifier. `domains`: {name: example file} (default: built-in banking + health);
     `negatives`: extra out-of-domain example files. The built-in out-of-domain pools (from the data root
     `data`) are always used; with custom domains, minus the rows near the user's examples."""
+    if domains is not None and OUT in domains:
+        raise ValueError(f"{OUT!r} is reserved for the out-of-domain class; rename that domain")
     encoder = training.resolve_encoder(encoder)
     pools = {
         name: side.sample(recipe.per_negative_pool, recipe.seed)

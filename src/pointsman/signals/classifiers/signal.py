@@ -30,7 +30,6 @@ from pydantic import Field
 from pointsman.signals.base import RequestView, Signal, SignalResult, ValueKind
 from pointsman.signals.classifiers import jailbreak, ood
 from pointsman.signals.classifiers.model import TextClassifier
-from pointsman.signals.classifiers.ood import OUT
 from pointsman.signals.classifiers.routing import HARD
 from pointsman.signals.config import BuildContext, SpecBase, register_signal_type
 
@@ -100,10 +99,10 @@ class OodSignal(ClassifierSignal):
     expected_kind = "ood"
 
     def result(self, proba: np.ndarray, scores: dict[str, float]) -> SignalResult:
-        p_in = 1.0 - float(proba[self.classes.index(OUT)])
+        p_in = 1.0 - float(proba[self.classes.index(ood.OUT)])
         scores["in_domain"] = round(p_in, 4)
         label = ood.decide(proba, self.classes, self.threshold)[0]
-        return SignalResult(label, 1.0 - p_in if label == OUT else p_in, scores)
+        return SignalResult(label, 1.0 - p_in if label == ood.OUT else p_in, scores)
 
 
 SIGNALS: dict[str, type[ClassifierSignal]] = {
