@@ -46,7 +46,7 @@ def trained_router(
     name = name or default_router()
     key = f"{name}|{dataset.name}|{dataset.n_prompts}|{dataset.model_names}|{sorted(held_out)}"
     path = cache_dir() / "routers" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
-    if path.is_file():
+    if _loads(path):
         return path
     rows = [i for i, p in enumerate(dataset.prompts) if p not in held_out]
     message = (
@@ -59,6 +59,19 @@ def trained_router(
         make_router(name).fit(dataset.subset(rows)).save(tmp)
     os.replace(tmp, path)
     return path
+
+
+def _loads(path: Path) -> bool:
+    """A cached router file this pointsman can load (one written by an older router version is retrained)."""
+    from pointsman.routers.base import Router, RouterFileError
+
+    if not path.is_file():
+        return False
+    try:
+        Router.load(path)
+    except RouterFileError:
+        return False
+    return True
 
 
 class _nothing:
