@@ -98,7 +98,7 @@ def run_evaluation(
         results[spec.label] = _score(spec, preds, truth, resamples, setup)
         steps.scored(spec)
     return Report(
-        dataset=_summary(dataset, truth, dropped),
+        dataset=summarize_dataset(dataset, truth, dropped),
         evaluation={
             "protocol": setup.protocol.describe(),
             "folds": len(splits),
@@ -156,7 +156,8 @@ def _redirected(preds: Predictions, truth: Truth, sweep: Sweep) -> float | None:
     return float(np.mean(~np.take_along_axis(truth.known, free, axis=1)))
 
 
-def _summary(dataset: RoutingDataset, truth: Truth, dropped: int) -> DatasetSummary:
+def summarize_dataset(dataset: RoutingDataset, truth: Truth, dropped: int) -> DatasetSummary:
+    """The report's dataset section (also used by evaluate/policy_eval.py)."""
     models = [
         ModelSummary(
             name=mi.name,
@@ -182,9 +183,6 @@ def _summary(dataset: RoutingDataset, truth: Truth, dropped: int) -> DatasetSumm
         prompts_with_unknown=int((~truth.known).any(axis=1).sum()),
         duplicates_dropped=int(dataset.info.get("duplicates_dropped", 0)),
     )
-
-
-summarize_dataset = _summary  # public: the report's dataset section (evaluate/policy_eval.py uses it too)
 
 
 class _Steps:
