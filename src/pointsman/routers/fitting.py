@@ -43,7 +43,8 @@ def shrunk_means(y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarra
     """Column means over known entries, pulled toward `prior` by `strength` pseudo-observations."""
     known = np.isfinite(y)
     total = np.where(known, y, 0.0).sum(axis=0)
-    return (total + strength * prior) / (known.sum(axis=0) + strength)
+    count = known.sum(axis=0) + strength
+    return np.where(count > 0, (total + strength * prior) / np.maximum(count, 1e-12), prior)
 
 
 def model_priors(quality: np.ndarray, strength: float = 5.0) -> np.ndarray:

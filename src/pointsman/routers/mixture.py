@@ -11,7 +11,11 @@ prompt's content within a kind. So:
    model's overall mean (empirical Bayes), and its weights are penalised in proportion to how few prompts
    the task has: with thin data an expert is its task mean, with no data the model prior;
 3. the prediction mixes the experts by the gate's probabilities (a soft decision: a query that looks like
-   two tasks gets a blend, which beats committing to the likelier one).
+   two tasks gets a blend, which beats committing to the likelier one);
+4. a final "trust" t in [0, 1] blends that with the models' overall priors, prior + t (mixture - prior),
+   chosen by an inner cross-validation on the training data (the t whose held-out predictions have the
+   best log-likelihood): on thin or unfamiliar data the router falls back toward the best single model by
+   itself, on rich data t is near 1.
 
 Unknown scores are masked in every mean and likelihood. Continuous scores in [0, 1] are cross-entropy
 targets; other score ranges are mapped to [0, 1] and back.
@@ -24,7 +28,10 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from pointsman.routers.fitting import ScoreScale, array, fit_logistic, model_priors, shrunk_means
+from pointsman.data.dataset import RoutingDataset
+from pointsman.data.splits import group_kfold
+from pointsman.routers.base import Queries
+from pointsman.routers.fitting import EPS, ScoreScale, array, fit_logistic, model_priors, shrunk_means
 from pointsman.routers.gating import GatedRouter
 from pointsman.routers.registry import register
 
@@ -41,6 +48,7 @@ class MixtureRouter(GatedRouter):
         gate_reg: float = 0.1,
         lexical_weight: float = 0.3,
         ngram_weight: float = 2.0,
+        calibration_folds: int = 3,
         seed: int = 0,
     ) -> None:
         self.expert_reg = expert_reg
@@ -49,12 +57,44 @@ class MixtureRouter(GatedRouter):
         self.gate_reg = gate_reg
         self.lexical_weight = lexical_weight
         self.ngram_weight = ngram_weight
+        self.calibration_folds = calibration_folds
         self.seed = seed
+
+    def fit(self, dataset: RoutingDataset) -> MixtureRouter:
+        super().fit(dataset)
+        self.trust_ = self._calibrate_trust(dataset)
+        return self
+
+    def _calibrate_trust(self, dataset: RoutingDataset) -> float:
+        """The blend weight toward the mixture whose inner-CV predictions score best (log-likelihood)."""
+        k = self.calibration_folds
+        if k < 2:
+            return 1.0
+        if len(set(dataset.keys())) < 5 * k:
+            return 0.0  # too few prompts to tell whether the mixture beats the priors: keep the priors
+        y = self.scale_.to_unit(np.asarray(dataset.quality, dtype=np.float64))
+        mixed, prior = np.zeros_like(y), np.zeros_like(y)
+        inner = type(self)(**{**self.get_params(), "calibration_folds": 0})
+        for train, test in group_kfold(dataset, k, self.seed):
+            inner.fit(dataset.subset(train))
+            x, proba = inner._features_and_proba(Queries([dataset.prompts[i] for i in test]))
+            # back to raw scores, then to this router's [0, 1] scale (an inner fold may see another range)
+            for out, unit in ((mixed, inner._unit_mixture(x, proba)), (prior, inner.prior_)):
+                out[test] = self.scale_.to_unit(inner.scale_.from_unit(unit))
+        known = np.isfinite(y)
+        target = y[known]
+        grid = np.linspace(0.0, 1.0, 21)
+
+        def loglik(t: float) -> float:
+            p = np.clip(prior[known] + t * (mixed[known] - prior[known]), EPS, 1 - EPS)
+            return float(np.mean(target * np.log(p) + (1 - target) * np.log(1 - p)))
+
+        return float(grid[int(np.argmax([loglik(t) for t in grid]))])
 
     def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None:
         self.scale_ = ScoreScale.of(quality)
         y = self.scale_.to_unit(quality)
-        prior = model_priors(y)
+        prior = self.prior_ = model_priors(y)
         ws, bs = [], []
         for g in range(len(self.gate_.names)):
             rows = labels == g
@@ -67,19 +107,27 @@ class MixtureRouter(GatedRouter):
         self.w_ = np.stack(ws)  # (groups, d, m)
         self.b_ = np.stack(bs)  # (groups, m)
 
+    def _unit_mixture(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """The experts mixed by the gate, on the [0, 1] scale, before the trust blend."""
+        return np.einsum("ng,ngm->nm", proba, expit(np.einsum("nd,gdm->ngm", x, self.w_) + self.b_))
+
     def _predict_groups(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray:
-        p = expit(np.einsum("nd,gdm->ngm", x, self.w_) + self.b_)
-        return self.scale_.from_unit(np.einsum("ng,ngm->nm", proba, p))
+        unit = self.prior_ + self.trust_ * (self._unit_mixture(x, proba) - self.prior_)
+        return self.scale_.from_unit(unit)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = self._gate_state()
-        meta["scale"] = [self.scale_.lo, self.scale_.hi]
-        return meta, {**arrays, "expert_w": self.w_, "expert_b": self.b_}
+        meta.update(scale=[self.scale_.lo, self.scale_.hi], trust=self.trust_)
+        return meta, {**arrays, "expert_w": self.w_, "expert_b": self.b_, "prior": self.prior_}
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self._set_gate_state(meta, arrays)
         g, m = len(self.gate_.names), len(self.models_)
         self.w_ = array(arrays, "expert_w", (g, self.featurizer_.dim, m))
         self.b_ = array(arrays, "expert_b", (g, m))
+        self.prior_ = array(arrays, "prior", (m,))
         lo, hi = meta["scale"]
         self.scale_ = ScoreScale(float(lo), float(hi))
+        self.trust_ = float(meta["trust"])
+        if not 0.0 <= self.trust_ <= 1.0:
+            raise ValueError(f"trust {self.trust_} outside [0, 1]")

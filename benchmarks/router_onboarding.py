@@ -1,0 +1,176 @@
+"""How well the IRT router onboards a NEW model from a small calibration set, on the LLMRouter data.
+
+For each model h in turn (5-fold grouped CV): fit the `irt` router on the training folds WITHOUT h, then
+`onboard` h from `--calibration` (default 50) random training prompts with h's real scores, and predict the
+held-out fold for all models. Compared, on the same folds, with the IRT router fitted on all models (h
+included, thousands of prompts) and with routing without h at all. Per held-out model:
+
+- predicted vs real mean quality of h on the held-out prompts, and the correlation of h's per-task means
+  (predicted vs real, over the 14 tasks);
+- AUC of h's per-prompt predictions (which prompts h answers), onboarded vs fully trained;
+- routing with h onboarded: oracle gap closed and cost ratio at the best single model's quality, against
+  the fully trained router and the router without h.
+
+Exits 1 when onboarding fails its own bar: on average, routing with the onboarded model must keep at least
+half of what the fully trained router gains over routing without the model (gap closed), and h's
+per-task means must correlate >= 0.8 with the real ones.
+
+    python benchmarks/router_onboarding.py [--data ../shared/data/llmrouter] [--models a,b] [--calibration 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sklearn.metrics import roc_auc_score
+
+from pointsman.data import RoutingDataset, group_kfold, load_dataset
+from pointsman.evaluate import metrics
+from pointsman.evaluate.curve import References, Sweep
+from pointsman.evaluate.truth import Truth
+from pointsman.routers.base import Queries
+from pointsman.routers.irt import IrtRouter
+
+
+def headline(
+    quality: np.ndarray, cost: np.ndarray, data: RoutingDataset, refs: References
+) -> tuple[float, float | None]:
+    """(oracle gap closed, cost ratio at the best single model's quality) of routing `data` with predicted
+    quality and cost, both against `refs` (the full data's best single model and oracle, so that routing
+    without a model is measured on the same scale)."""
+    curve = Sweep.run(quality, cost, Truth.of(data)).curve()
+    hc, hq = curve.hull()
+    reach = metrics.cost_at_quality(hc, hq, refs.best_single_quality)
+    gap = (float(hq[-1]) - refs.best_single_quality) / (refs.oracle_quality - refs.best_single_quality)
+    return gap, None if reach is None else reach / refs.best_single_cost
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "llmrouter")
+    )
+    parser.add_argument("--models", default="all", help="models to hold out, comma-separated")
+    parser.add_argument("--calibration", type=int, default=50, help="labelled prompts of the new model")
+    parser.add_argument("--cv", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pick", choices=("random", "spread"), default="spread",
+        help="how the calibration prompts are chosen: at random, or spread by IrtRouter.calibration_prompts",
+    )  # fmt: skip
+    parser.add_argument("--prior-strength", type=float, default=1.0)
+    args = parser.parse_args(argv)
+
+    console = Console(width=max(Console().width, 140))
+    data = load_dataset(args.data)
+    names = data.model_names if args.models == "all" else args.models.split(",")
+    splits = group_kfold(data, args.cv, args.seed)
+    tasks = np.array([t or "" for t in data.tasks])
+    start = time.perf_counter()
+    n, m = data.quality.shape
+    full_q, full_c = np.zeros((n, m)), np.zeros((n, m))
+    rows = []
+    with Progress(console=console) as progress:
+        bar = progress.add_task("IRT fits", total=len(splits) * (1 + len(names)))
+        for train, test in splits:
+            router = IrtRouter().fit(data.subset(train))
+            queries = Queries([data.prompts[i] for i in test])
+            full_q[test], full_c[test] = router.predict(queries), router.predict_cost(queries)
+            progress.advance(bar)
+        for name in names:
+            h = data.model_index(name)
+            others = [mn for mn in data.model_names if mn != name]
+            on_q, on_c = np.zeros((n, m)), np.zeros((n, m))
+            rng = np.random.default_rng(args.seed + h)
+            for train, test in splits:
+                router = IrtRouter().fit(data.subset(train).select_models(others))
+                if args.pick == "random":
+                    calib = rng.choice(train, size=min(args.calibration, len(train)), replace=False)
+                else:
+                    pool = rng.choice(train, size=min(2000, len(train)), replace=False)
+                    calib = pool[
+                        router.calibration_prompts([data.prompts[i] for i in pool], args.calibration)
+                    ]
+                texts = [data.prompts[i] for i in calib]
+                router.onboard(data.models[h], texts, data.quality[calib, h], args.prior_strength)
+                cols = [router.model_names.index(mn) for mn in data.model_names]
+                queries = Queries([data.prompts[i] for i in test])
+                on_q[test] = router.predict(queries)[:, cols]
+                on_c[test] = router.predict_cost(queries)[:, cols]
+                progress.advance(bar)
+            rows.append(_row(name, h, data, tasks, on_q, on_c, full_q, full_c, others))
+
+    table = Table(
+        title=f"IRT onboarding from {args.calibration} labelled prompts, {args.cv}-fold CV on "
+        f"{n} prompts x {m} models"
+    )
+    cols = ("held-out model", "real mean", "predicted (onboarded)", "per-task r", "AUC onboarded / full",
+            "gap closed: onboarded / full / without", "cost ratio: onboarded / full / without")  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="left" if col == "held-out model" else "right")
+    for r in rows:
+        table.add_row(
+            r["model"],
+            f"{r['real']:.3f}",
+            f"{r['predicted']:.3f}",
+            f"{r['task_r']:.2f}",
+            f"{r['auc_on']:.3f} / {r['auc_full']:.3f}",
+            " / ".join(f"{r[k]:.3f}" for k in ("gap_on", "gap_full", "gap_without")),
+            " / ".join(_ratio(r[k]) for k in ("ratio_on", "ratio_full", "ratio_without")),
+        )
+    console.print(table)
+    kept = np.mean([r["gap_on"] - r["gap_without"] for r in rows])
+    gained = np.mean([r["gap_full"] - r["gap_without"] for r in rows])
+    task_r = float(np.mean([r["task_r"] for r in rows]))
+    share = kept / gained if gained > 0 else 1.0
+    ok = share >= 0.5 and task_r >= 0.8
+    console.print(
+        f"{'OK' if ok else 'FAIL'}: onboarded models keep {share:.0%} of the full router's gain over routing "
+        f"without them (target >= 50%); mean per-task correlation {task_r:.2f} (target >= 0.8); "
+        f"mean |predicted - real| quality {np.mean([abs(r['predicted'] - r['real']) for r in rows]):.3f}; "
+        f"{(time.perf_counter() - start) / 60:.1f} min"
+    )
+    return 0 if ok else 1
+
+
+def _row(name, h, data, tasks, on_q, on_c, full_q, full_c, others) -> dict:
+    real = data.quality[:, h]
+    known = np.isfinite(real)
+    binary = known & np.isin(real, (0.0, 1.0))
+    per_task = [(np.nanmean(real[tasks == t]), on_q[tasks == t, h].mean()) for t in sorted(set(tasks))]
+    refs = References.of(Truth.of(data))
+    keep = [data.model_index(mn) for mn in others]
+    gap_on, ratio_on = headline(on_q, on_c, data, refs)
+    gap_full, ratio_full = headline(full_q, full_c, data, refs)
+    gap_wo, ratio_wo = headline(full_q[:, keep], full_c[:, keep], data.select_models(others), refs)
+    return {
+        "model": name,
+        "real": float(np.nanmean(real)),
+        "predicted": float(on_q[known, h].mean()),
+        "task_r": float(np.corrcoef(np.array(per_task).T)[0, 1]),
+        "auc_on": roc_auc_score(real[binary], on_q[binary, h]),
+        "auc_full": roc_auc_score(real[binary], full_q[binary, h]),
+        "gap_on": gap_on,
+        "gap_full": gap_full,
+        "gap_without": gap_wo,
+        "ratio_on": ratio_on,
+        "ratio_full": ratio_full,
+        "ratio_without": ratio_wo,
+    }
+
+
+def _ratio(x: float | None) -> str:
+    return "never" if x is None else f"{x:.3f}x"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
