@@ -169,28 +169,6 @@ class IrtRouter(Router):
         t = fit_params({"t": mu.copy()}, loss_grad, 200)["t"]
         return t[:-1], float(t[-1])
 
-    def calibration_prompts(self, texts: Sequence[str], n: int = 50, seed: int = 0) -> np.ndarray:
-        """Indices of `n` of `texts` worth labelling to onboard a new model: spread over the item
-        parameters (k-means on discrimination and difficulty, the prompt nearest each centre), so that a
-        small set covers every kind of prompt the router knows, instead of what a random draw happens
-        to pick."""
-        if n >= len(texts):
-            return np.arange(len(texts))
-        from sklearn.cluster import KMeans
-
-        a, diff = self.item_parameters(list(texts))
-        z = np.column_stack([a, diff])
-        z = (z - z.mean(axis=0)) / (z.std(axis=0) + 1e-9)
-        km = KMeans(n, n_init=1, random_state=seed).fit(z)
-        dist = ((z[:, None, :] - km.cluster_centers_[None]) ** 2).sum(axis=2)
-        picked: list[int] = []
-        for c in range(n):  # nearest prompt to each centre, each prompt once
-            for i in np.argsort(dist[:, c]):
-                if i not in picked:
-                    picked.append(int(i))
-                    break
-        return np.array(sorted(picked))
-
     # -- state ---------------------------------------------------------------------------------------
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
