@@ -7,7 +7,7 @@ a difficulty d_i, model j an ability vector theta_j and a bias c_j, and
 
 The query side is predicted from the query's features (MiniLM embedding + lexical features):
 a(x) = softplus(x Wa + ba), d(x) = x wd, so a new query needs no labels. Everything is fitted jointly on
-the known scores (masked cross-entropy, L2 on the weights and abilities).
+the known scores (masked cross-entropy, L2 on the weights and abilities; see `latent.py`).
 
 Because the query side does not depend on any particular model, a NEW model is onboarded from a small
 calibration set (say 50 prompts it answered) without touching the others: `onboard` fits only its
@@ -18,16 +18,15 @@ abilities, so 10 prompts give a cautious estimate and 200 a sharp one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy.special import expit, log_expit
 
 from pointsman.data.cost import CostModel
 from pointsman.data.dataset import ModelInfo, RoutingDataset
-from pointsman.routers.base import Queries, Router
-from pointsman.routers.features import Featurizer
-from pointsman.routers.fitting import Params, ScoreScale, array, fit_params, logit, masked_bce, model_priors
+from pointsman.routers.base import Queries
+from pointsman.routers.fitting import Params, fit_params
+from pointsman.routers.latent import Backward, LatentRouter, f32
 from pointsman.routers.registry import register
 
 
@@ -36,9 +35,10 @@ def _softplus(z: np.ndarray) -> np.ndarray:
 
 
 @register
-class IrtRouter(Router):
+class IrtRouter(LatentRouter):
     name = "irt"
-    uses_embeddings = True
+    lexical = True
+    penalised = ("disc_w", "diff_w", "ability")
 
     def __init__(
         self,
@@ -54,47 +54,36 @@ class IrtRouter(Router):
         self.lexical_weight = lexical_weight
         self.seed = seed
 
-    # -- fitting -------------------------------------------------------------------------------------
+    def _shapes(self, d: int, m: int) -> dict[str, tuple[int, ...]]:
+        k = self.dim
+        return {"disc_w": (d, k), "disc_b": (k,), "diff_w": (d,), "ability": (m, k), "bias": (m,)}
 
-    def fit(self, dataset: RoutingDataset) -> IrtRouter:
-        quality = self._fit_common(dataset)
-        self.scale_ = ScoreScale.of(quality)
-        y = self.scale_.to_unit(quality)
-        known = np.isfinite(y)
-        emb = self._embed(Queries.of(dataset))
-        self.featurizer_ = Featurizer.fit(emb, dataset.prompts, self.lexical_weight)
-        x = self.featurizer_.transform(emb, dataset.prompts).astype(np.float32)  # single-precision loss
-        d, m, k = x.shape[1], y.shape[1], self.dim
-        rng = np.random.default_rng(self.seed)
-        init = {
-            "disc_w": rng.normal(0, 0.1 / np.sqrt(d), (d, k)),
-            "disc_b": np.zeros(k),
+    def _init(self, d: int, m: int, rng: np.random.Generator, bias: np.ndarray) -> Params:
+        return {
+            "disc_w": rng.normal(0, 0.1 / np.sqrt(d), (d, self.dim)),
+            "disc_b": np.zeros(self.dim),
             "diff_w": np.zeros(d),
-            "ability": rng.normal(0, 0.1, (m, k)),
-            "bias": logit(model_priors(y)),
+            "ability": rng.normal(0, 0.1, (m, self.dim)),
+            "bias": bias,
         }
 
-        def loss_grad(p: Params) -> tuple[float, Params]:
-            pre = x @ p["disc_w"].astype(np.float32) + p["disc_b"].astype(np.float32)
-            a = _softplus(pre)
-            z = a @ p["ability"].T + p["bias"] - (x @ p["diff_w"].astype(np.float32))[:, None]
-            value, g = masked_bce(z, y, known)
-            dpre = (g @ p["ability"]).astype(np.float32) * expit(pre)
-            ddiff = -g.sum(axis=1).astype(np.float32)
-            reg = (p["disc_w"] ** 2).sum() + (p["diff_w"] ** 2).sum() + (p["ability"] ** 2).sum()
-            value += 0.5 * self.l2 * float(reg)
-            return value, {
-                "disc_w": x.T @ dpre + self.l2 * p["disc_w"],
+    def _forward(self, p: Params, x: np.ndarray) -> tuple[np.ndarray, Backward]:
+        pre = x @ f32(p["disc_w"]) + f32(p["disc_b"])
+        a = _softplus(pre)
+        ability = f32(p["ability"])
+
+        def backward(g: np.ndarray) -> Params:
+            dpre = (g @ ability) * expit(pre)
+            ddiff = -g.sum(axis=1)
+            return {
+                "disc_w": x.T @ dpre,
                 "disc_b": dpre.sum(axis=0),
-                "diff_w": x.T @ ddiff + self.l2 * p["diff_w"],
-                "ability": g.T @ a + self.l2 * p["ability"],
+                "diff_w": x.T @ ddiff,
+                "ability": g.T @ a,
                 "bias": g.sum(axis=0),
             }
 
-        self.params_ = fit_params(init, loss_grad, self.max_iter)
-        return self
-
-    # -- predicting ----------------------------------------------------------------------------------
+        return a @ ability.T + p["bias"] - (x @ f32(p["diff_w"]))[:, None], backward
 
     def item_parameters(
         self, queries: Queries | RoutingDataset | Sequence[str] | str
@@ -103,14 +92,6 @@ class IrtRouter(Router):
         q = self._queries(queries)
         x = self.featurizer_.transform(self._embed(q), q.texts)
         return _softplus(x @ self.params_["disc_w"] + self.params_["disc_b"]), x @ self.params_["diff_w"]
-
-    def predict(self, queries: Queries | RoutingDataset | Sequence[str] | str) -> np.ndarray:
-        q = self._queries(queries)
-        if len(q) == 0:
-            return np.zeros((0, len(self.models_)))
-        a, diff = self.item_parameters(q)
-        z = a @ self.params_["ability"].T + self.params_["bias"] - diff[:, None]
-        return self.scale_.from_unit(expit(z))
 
     # -- onboarding ----------------------------------------------------------------------------------
 
@@ -168,26 +149,6 @@ class IrtRouter(Router):
 
         t = fit_params({"t": mu.copy()}, loss_grad, 200)["t"]
         return t[:-1], float(t[-1])
-
-    # -- state ---------------------------------------------------------------------------------------
-
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta = {"scale": [self.scale_.lo, self.scale_.hi]}
-        return meta, {**self.params_, **self.featurizer_.state("lexical_")}
-
-    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        m, k = len(self.models_), self.dim
-        self.featurizer_ = Featurizer.from_state(arrays, "lexical_", self.lexical_weight)
-        w = array(arrays, "disc_w", (None, k))
-        d = w.shape[0]
-        self.params_ = {
-            "disc_w": w,
-            "disc_b": array(arrays, "disc_b", (k,)),
-            "diff_w": array(arrays, "diff_w", (d,)),
-            "ability": array(arrays, "ability", (m, k)),
-            "bias": array(arrays, "bias", (m,)),
-        }
-        self.scale_ = ScoreScale(*map(float, meta["scale"]))
 
 
 def _extend_cost_model(cost: CostModel, models: Sequence[ModelInfo], new: ModelInfo) -> None:
