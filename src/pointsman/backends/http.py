@@ -1,8 +1,9 @@
-"""What the HTTP backends share: one pooled aiohttp session per backend, the API key from the environment,
-upstream errors mapped to `BackendError`, and SSE reading.
+"""What the HTTP backends share: one connection pool per backend (`backends/h1.py`), the API key from the
+environment, upstream errors mapped to `BackendError`, and SSE reading.
 
-aiohttp rather than httpx: with one shared client against the same local upstream, aiohttp served many
-times more requests/s at 32 connections and had a lower p50 at concurrency 1 (benchmarks/http_clients.py).
+The client is pointsman's own lean HTTP/1.1 pool rather than aiohttp or httpx: against the same local upstream
+it spent a fraction of their CPU per call and had the lowest p50 at concurrency 1 (benchmarks/http_clients.py
+measures all three side by side).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from pointsman.backends.base import Backend, BackendError
+from pointsman.backends.h1 import Pool, Response, TransportError
 from pointsman.config.backends import BackendConfig
 
 # Upstream statuses that mean "the request itself is wrong": passed on to the client, never retried.
@@ -88,18 +89,12 @@ def upstream_error(backend: str, status: int, message: str, retry_after: float |
     )
 
 
-def connection_error(backend: str, exc: BaseException) -> BackendError:
-    """A transport failure (refused, reset, connect timeout, broken stream) as a retryable BackendError."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        code = "connect_timeout"
-    elif isinstance(exc, aiohttp.ClientPayloadError):
-        code = "stream_broken"
-    elif isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError, aiohttp.ClientOSError)):
-        code = "connection_reset" if not isinstance(exc, aiohttp.ClientConnectorError) else "connect_error"
-    else:
-        code = "connection_error"
-    detail = str(exc) or type(exc).__name__
-    return BackendError(f"{backend}: {detail}", status=502, code=code, retryable=True, backend=backend)
+def connection_error(backend: str, exc: TransportError) -> BackendError:
+    """A transport failure (refused, reset, connect timeout, broken stream, not HTTP) as a retryable
+    BackendError; its code is the transport's (connect_error, connect_timeout, connection_reset,
+    stream_broken) or bad_response."""
+    code = "bad_response" if exc.code == "bad_http" else exc.code
+    return BackendError(f"{backend}: {exc}", status=502, code=code, retryable=True, backend=backend)
 
 
 def bad_response(backend: str, what: str) -> BackendError:
@@ -118,8 +113,7 @@ class HttpBackend(Backend):
         if not base:
             raise ValueError(f"backend {config.name!r}: base_url is required for kind {config.kind!r}")
         self.url = base.rstrip("/") + self.path
-        self._session: aiohttp.ClientSession | None = None
-        self._headers: dict[str, str] = {}
+        self._pool: Pool | None = None
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         raise NotImplementedError
@@ -140,57 +134,56 @@ class HttpBackend(Backend):
         return key
 
     async def start(self) -> None:
-        if self._session is not None and not self._session.closed:
+        if self._pool is not None:
             return
         headers = {"content-type": "application/json", "user-agent": "pointsman"}
         headers.update(self.auth_headers(self._api_key()))
         headers.update(self.config.headers)
-        self._headers = headers
-        timeouts = self.config.timeouts
         # The dispatcher enforces first-byte, idle and total deadlines for every kind; only the TCP connect
-        # deadline lives here. The pool is as large as the dispatcher's concurrency limit so it never queues.
-        connector = aiohttp.TCPConnector(
-            limit=self.config.max_concurrency, ttl_dns_cache=300, keepalive_timeout=60
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+        # deadline lives here. The pool keeps as many idle connections as the dispatcher lets calls run.
+        self._pool = Pool(
+            self.url,
+            headers,
+            limit=self.config.max_concurrency,
+            connect_timeout=self.config.timeouts.connect,
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
-    async def post(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def post(self, payload: dict[str, Any]) -> Response:
         """Send the request; returns the response once its head arrived with a 2xx status."""
-        if self._session is None:
+        if self._pool is None:
             await self.start()
         try:
-            resp = await self._session.post(  # type: ignore[union-attr]
-                self.url, data=orjson.dumps(payload), headers=self._headers
-            )
-        except aiohttp.ClientError as exc:
-            raise connection_error(self.name, exc) from exc
-        except OSError as exc:
-            raise connection_error(self.name, exc) from exc
+            resp = await self._pool.post(orjson.dumps(payload))  # type: ignore[union-attr]
+        except TransportError as exc:
+            raise connection_error(self.name, exc) from None
         if resp.status >= 300:
             try:
                 raw = await resp.read()
-            except aiohttp.ClientError:
+            except TransportError:
                 raw = b""
             finally:
                 resp.release()
             raise upstream_error(
                 self.name, resp.status, error_message(raw), parse_retry_after(resp.headers.get("retry-after"))
             )
+        encoding = resp.headers.get("content-encoding", "identity")
+        if encoding != "identity":  # never asked for: the request sends no Accept-Encoding
+            resp.close()
+            raise bad_response(self.name, f"a body in content-encoding {encoding!r}")
         return resp
 
-    async def read_json(self, resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    async def read_json(self, resp: Response) -> dict[str, Any]:
         try:
             raw = await resp.read()
-        except aiohttp.ClientError as exc:
-            raise connection_error(self.name, exc) from exc
+        except TransportError as exc:
+            raise connection_error(self.name, exc) from None
+        finally:
+            resp.release()
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -199,7 +192,7 @@ class HttpBackend(Backend):
             raise bad_response(self.name, "a JSON body that is not an object")
         return data
 
-    async def sse_data(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def sse_data(self, resp: Response) -> AsyncIterator[bytes]:
         """The `data:` payloads of an SSE response, until the body ends.
 
         The body is read to its end (not abandoned at `[DONE]`) so the connection goes back to the pool; if
@@ -208,8 +201,7 @@ class HttpBackend(Backend):
         complete = False
         rest = b""  # an incomplete last line, until the next block completes it
         try:
-            # Whole blocks, split here: aiohttp's line reader costs two protocol round trips per line.
-            async for block in resp.content.iter_any():
+            async for block in resp.blocks():
                 lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
                 rest = lines.pop()
                 if len(rest) > MAX_SSE_LINE:
@@ -220,8 +212,8 @@ class HttpBackend(Backend):
             if rest.startswith(b"data:"):
                 yield rest[5:].strip()
             complete = True
-        except aiohttp.ClientError as exc:
-            raise connection_error(self.name, exc) from exc
+        except TransportError as exc:
+            raise connection_error(self.name, exc) from None
         finally:
             if complete:
                 resp.release()
