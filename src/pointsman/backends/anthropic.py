@@ -42,22 +42,25 @@ class AnthropicBackend(HttpBackend):
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         resp = await self.post(self._translate(body, stream=True))
         translator = StreamTranslator(bool((body.get("stream_options") or {}).get("include_usage")))
-        async with aclosing(self.sse_data(resp)) as events:
-            async for data in events:
-                if translator.done:
-                    continue  # read to the end of the body so the connection is reused
-                try:
-                    event = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}") from None
-                try:
-                    chunks = translator.feed(event)
-                except BackendError as err:
-                    err.backend = self.name
-                    err.message = f"{self.name}: {err.message}"
-                    raise
-                for chunk in chunks:
-                    yield chunk
+        async with aclosing(self.sse_data(resp)) as blocks:
+            async for events in blocks:
+                for data in events:
+                    if translator.done:
+                        break  # read to the end of the body so the connection is reused
+                    try:
+                        event = orjson.loads(data)
+                    except orjson.JSONDecodeError:
+                        raise bad_response(
+                            self.name, f"an SSE event that is not JSON: {data[:120]!r}"
+                        ) from None
+                    try:
+                        chunks = translator.feed(event)
+                    except BackendError as err:
+                        err.backend = self.name
+                        err.message = f"{self.name}: {err.message}"
+                        raise
+                    for chunk in chunks:
+                        yield chunk
         if not translator.done:
             raise BackendError(
                 f"{self.name}: the stream ended before message_stop", code="stream_broken", backend=self.name

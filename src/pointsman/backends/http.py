@@ -192,8 +192,9 @@ class HttpBackend(Backend):
             raise bad_response(self.name, "a JSON body that is not an object")
         return data
 
-    async def sse_data(self, resp: Response) -> AsyncIterator[bytes]:
-        """The `data:` payloads of an SSE response, until the body ends.
+    async def sse_data(self, resp: Response) -> AsyncIterator[list[bytes]]:
+        """The `data:` payloads of an SSE response, a list per network read (not one iteration per event: a
+        fast upstream delivers many events per read), until the body ends.
 
         The body is read to its end (not abandoned at `[DONE]`) so the connection goes back to the pool; if
         the caller stops early (client gone, error), the connection is closed instead.
@@ -206,11 +207,11 @@ class HttpBackend(Backend):
                 rest = lines.pop()
                 if len(rest) > MAX_SSE_LINE:
                     raise bad_response(self.name, f"an SSE line longer than {MAX_SSE_LINE} bytes")
-                for line in lines:
-                    if line.startswith(b"data:"):
-                        yield line[5:].strip()
+                data = [line[5:].strip() for line in lines if line.startswith(b"data:")]
+                if data:
+                    yield data
             if rest.startswith(b"data:"):
-                yield rest[5:].strip()
+                yield [rest[5:].strip()]
             complete = True
         except TransportError as exc:
             raise connection_error(self.name, exc) from None

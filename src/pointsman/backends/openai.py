@@ -37,24 +37,27 @@ class OpenAIBackend(HttpBackend):
         if not body.get("stream"):
             body = {**body, "stream": True}
         done = False
-        async with aclosing(self.sse_data(await self.post(body))) as events:
-            async for data in events:
+        async with aclosing(self.sse_data(await self.post(body))) as blocks:
+            async for events in blocks:
                 if done:
                     continue  # read to the end of the body so the connection is reused
-                if data == b"[DONE]":
-                    done = True
-                    continue
-                try:
-                    chunk = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}") from None
-                if "error" in chunk or chunk.get("object") == "error":
-                    raise BackendError(
-                        f"{self.name}: upstream sent an error mid-stream: {error_message(data)}",
-                        code="upstream_stream_error",
-                        backend=self.name,
-                    )
-                yield chunk
+                for data in events:
+                    if data == b"[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = orjson.loads(data)
+                    except orjson.JSONDecodeError:
+                        raise bad_response(
+                            self.name, f"an SSE event that is not JSON: {data[:120]!r}"
+                        ) from None
+                    if "error" in chunk or chunk.get("object") == "error":
+                        raise BackendError(
+                            f"{self.name}: upstream sent an error mid-stream: {error_message(data)}",
+                            code="upstream_stream_error",
+                            backend=self.name,
+                        )
+                    yield chunk
         if not done:
             raise BackendError(
                 f"{self.name}: the stream ended before [DONE]", code="stream_broken", backend=self.name

@@ -159,64 +159,84 @@ class ChatEndpoint:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
         ex.served, ex.attempts = outcome.model, outcome.attempts
-        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]})
+        start: dict | None = {"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]}
         texts: list[str] | None = [] if gw.log.log_content else None
         restorer = None
         if red is not None and red.restore and outcome.model in red.backends:
             restorer = StreamRestorer(red.redaction)
-        events = _events(outcome.chunks, outcome.model, req.include_usage, ex, texts, restorer)
+        chunks = outcome.chunks
+        assert chunks is not None
+        events = _Events(outcome.model, req.include_usage, ex, texts, restorer)
         try:
-            async for data in _coalesced(events):
-                await send({"type": "http.response.body", "body": data, "more_body": True})
+            async with contextlib.aclosing(_coalesced(chunks, events)) as batches:
+                async for data, last in batches:
+                    if start is not None:  # the head right before the first events: the client wakes once
+                        await send(start)
+                        start = None
+                    await send({"type": "http.response.body", "body": data, "more_body": not last})
         except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
+            if start is not None:
+                await send(start)
             ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
             gw.metrics.stream_errors.labels(outcome.model).inc()
             error = APIError(
                 502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code
             )
             await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n"})
-            return
         finally:
-            await events.aclose()  # on a disconnect too: closes the upstream stream now, not at GC
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:  # on a disconnect too: closes the upstream stream now, not at GC
+                await aclose()
             if texts is not None:
                 ex.answer = "".join(texts)
-        await send({"type": "http.response.body", "body": _DONE})
 
 
-async def _events(
-    chunks: AsyncIterator[dict],
-    model: str,
-    client_wants_usage: bool,
-    ex: Exchange,
-    texts: list[str] | None,
-    restorer: StreamRestorer | None = None,
-) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in chunks:
-            if restorer is not None:
-                restorer.chunk(chunk)
-            event = _render(chunk, model, client_wants_usage, ex, texts)
-            if event is not None:
-                yield event
-        tail = restorer.tail() if restorer is not None else None
-        if tail is not None:  # held back at the very end (the stream had no finish_reason)
-            yield _render(tail, model, client_wants_usage, ex, texts) or b""
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+class _Events:
+    """Chunks as the client's SSE events: `model` names the model that answered, usage only if asked for,
+    redacted values restored."""
+
+    __slots__ = ("client_wants_usage", "ex", "model", "restorer", "texts")
+
+    def __init__(
+        self,
+        model: str,
+        client_wants_usage: bool,
+        ex: Exchange,
+        texts: list[str] | None,
+        restorer: StreamRestorer | None,
+    ) -> None:
+        self.model, self.client_wants_usage, self.ex = model, client_wants_usage, ex
+        self.texts, self.restorer = texts, restorer
+
+    def event(self, chunk: dict) -> bytes | None:
+        if self.restorer is not None:
+            self.restorer.chunk(chunk)
+        return _render(chunk, self.model, self.client_wants_usage, self.ex, self.texts)
+
+    def tail(self) -> bytes | None:
+        """What the restorer held back at the very end (the stream had no finish_reason)."""
+        tail = self.restorer.tail() if self.restorer is not None else None
+        return (
+            None if tail is None else _render(tail, self.model, self.client_wants_usage, self.ex, self.texts)
+        )
 
 
-async def _coalesced(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The events, joined into one write whenever several are ready at once (a fast upstream delivers many
-    chunks per network read): the same bytes in fewer syscalls and TCP segments. A reader task pulls events
-    while the last write is under way, so a slow stream is never held back."""
+async def _coalesced(chunks: AsyncIterator[dict], events: _Events) -> AsyncIterator[tuple[bytes, bool]]:
+    """(bytes, last) to send: the events joined into one write whenever several are ready at once (a fast
+    upstream delivers many chunks per network read), `data: [DONE]` in the last one: the same bytes in fewer
+    syscalls and TCP segments. A reader task pulls chunks while the last write is under way, so a slow
+    stream is never held back."""
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
 
     async def read() -> None:
         try:
-            async for event in events:
-                queue.put_nowait(event)
+            async for chunk in chunks:
+                event = events.event(chunk)
+                if event is not None:
+                    queue.put_nowait(event)
+            tail = events.tail()
+            if tail is not None:
+                queue.put_nowait(tail)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it in order
@@ -234,10 +254,12 @@ async def _coalesced(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
                 if queue.empty():
                     break
                 item = queue.get_nowait()
-            if parts:
-                yield b"".join(parts)
-            if item is None:
+            if item is None:  # the end
+                parts.append(_DONE)
+                yield b"".join(parts), True
                 return
+            if parts:
+                yield b"".join(parts), False
             if isinstance(item, BaseException):
                 raise item
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -95,7 +95,11 @@ def _header(value: str, limit: int = 512) -> bytes:
 
 
 def new_request_id() -> str:
-    return "req_" + os.urandom(12).hex()
+    """`req_` + 13 hex digits of the arrival time in microseconds + 11 random ones: unique, and in arrival
+    order, so the decision log's primary-key index grows at its end (random ids made each insert about twice
+    as costly). `random`, not os.urandom: no system call (which releases the GIL to the decision log's writer
+    thread), and it is reseeded in forked workers."""
+    return f"req_{time.time_ns() // 1000:013x}{random.getrandbits(44):011x}"
 
 
 class Gateway:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -64,16 +65,14 @@ class DecisionRecord:
     signals: dict[str, Any] | None = None  # {name: {"value", "confidence", "ms"}}: labels and numbers only
 
     def row(self) -> tuple:
-        """Values in COLUMNS order, JSON columns as text (not dataclasses.asdict, which deep-copies)."""
-        out = []
-        for name in COLUMNS:
-            value = getattr(self, name)
-            if name in JSON_COLUMNS:
-                value = None if value is None else orjson.dumps(value).decode()
-            elif name == "stream":
-                value = int(value)
-            out.append(value)
-        return tuple(out)
+        """Values in COLUMNS order, JSON columns as text (one C-level attrgetter, not dataclasses.asdict, which
+        deep-copies: this runs in the writer thread, holding the GIL the request path needs)."""
+        values = list(_GET_COLUMNS(self))
+        for i in _JSON_INDEXES:
+            if values[i] is not None:
+                values[i] = orjson.dumps(values[i]).decode()
+        values[_STREAM_INDEX] = int(values[_STREAM_INDEX])
+        return tuple(values)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> DecisionRecord:
@@ -87,6 +86,9 @@ class DecisionRecord:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DecisionRecord))
+_GET_COLUMNS = operator.attrgetter(*COLUMNS)
+_JSON_INDEXES = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
+_STREAM_INDEX = COLUMNS.index("stream")
 
 
 def prompt_hash(messages: Any) -> str:
