@@ -1,15 +1,16 @@
-"""aiohttp vs httpx as the HTTP client of the `openai` backend, and the cost of pointsman's dispatch on top.
+"""aiohttp vs httpx vs pointsman's own HTTP/1.1 pool (backends/h1.py) as the HTTP client of the `openai`
+backend, and the cost of pointsman's dispatch on top.
 
 One shared client each, the same local upstream (`pointsman.testing.upstreams` in its own process, a fixed
 ~20-word answer), measured in one run with the clients interleaved so they share the machine's noise:
 - requests/s with 32 concurrent requests over a 32-connection pool (non-streaming and streaming);
 - p50 latency of one request at a time (concurrency 1), non-streaming, the clients taking turns request by
-  request; the dispatch overhead is the median of the paired differences pointsman - aiohttp.
-Each figure is the median of --repeats runs. Columns: raw aiohttp, raw httpx, and pointsman's Dispatcher +
-OpenAIBackend (aiohttp underneath, with timeouts, breaker, limits, JSON parsing of every chunk).
+  request; the dispatch overhead is the median of the paired differences pointsman - h1.
+Each figure is the median of --repeats runs. Columns: raw aiohttp, raw httpx, raw h1 Pool, and pointsman's
+Dispatcher + OpenAIBackend (h1 underneath, with timeouts, breaker, limits, JSON parsing of every chunk).
 
-Exits non-zero when httpx beats aiohttp on requests/s (the choice in backends/http.py would no longer hold) or
-when dispatch adds more than --max-dispatch-us to the p50 at concurrency 1.
+Exits non-zero when aiohttp or httpx beats h1 on requests/s or p50 (the choice in backends/http.py would no
+longer hold) or when dispatch adds more than --max-dispatch-us to the p50 at concurrency 1.
 
     python benchmarks/http_clients.py [--seconds 2] [--repeats 3] [--loop uvloop|asyncio]
 """
@@ -29,6 +30,7 @@ import orjson
 
 from pointsman.backends.dispatch import Dispatcher
 from pointsman.backends.factory import make_backend
+from pointsman.backends.h1 import Pool
 from pointsman.config.backends import BackendConfig
 from pointsman.testing.upstreams import spawn_upstream
 
@@ -75,6 +77,24 @@ def httpx_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     return call, client.aclose
 
 
+def h1_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    pool = Pool(url, HEADERS, limit=32, connect_timeout=5)
+    payload, stream_payload = orjson.dumps(BODY), orjson.dumps(STREAM_BODY)
+
+    async def call(stream: bool) -> None:
+        resp = await pool.post(stream_payload if stream else payload)
+        if stream:
+            async for block in resp.blocks():
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: {"):
+                        orjson.loads(line[6:])
+        else:
+            orjson.loads(await resp.read())
+        resp.release()
+
+    return call, pool.close
+
+
 def pointsman_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     config = BackendConfig(
         name="bench", kind="openai", base_url=url.rsplit("/chat/completions", 1)[0], max_concurrency=32
@@ -93,7 +113,12 @@ def pointsman_client(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     return call, dispatcher.close
 
 
-CLIENTS = {"aiohttp": aiohttp_client, "httpx": httpx_client, "pointsman": pointsman_client}
+CLIENTS = {
+    "aiohttp": aiohttp_client,
+    "httpx": httpx_client,
+    "h1": h1_client,
+    "pointsman": pointsman_client,
+}
 
 
 async def throughput(call: Call, stream: bool, seconds: float, concurrency: int = 32) -> float:
@@ -140,7 +165,7 @@ async def measure(
         times = await latencies({name: call for name, (call, _) in clients.items()}, latency_n)
         for name, series in times.items():
             results[name]["p50"].append(statistics.median(series) * 1000)
-            pairs = [t - a for t, a in zip(series, times["aiohttp"])]
+            pairs = [t - a for t, a in zip(series, times["h1"])]
             results[name]["added"].append(statistics.median(pairs) * 1e6)
     for _, close in clients.values():
         await close()
@@ -156,7 +181,7 @@ def main() -> int:
         "--max-dispatch-us",
         type=float,
         default=150.0,
-        help="most p50 microseconds the dispatcher may add over raw aiohttp",
+        help="most p50 microseconds the dispatcher may add over the raw h1 pool",
     )
     parser.add_argument(
         "--loop",
@@ -180,25 +205,29 @@ def main() -> int:
         f"one shared client each, upstream in its own process, {loop_name} loop, "
         f"medians of {args.repeats} runs of {args.seconds:g} s"
     )
-    print(f"{'':34}{'aiohttp':>12}{'httpx':>12}{'pointsman':>12}{'aiohttp/httpx':>15}")
+    print(f"{'':34}{'aiohttp':>12}{'httpx':>12}{'h1':>12}{'pointsman':>12}{'h1/aiohttp':>12}")
     rows = [
         ("requests/s, 32 connections", "rps", "{:.0f}"),
         ("requests/s, 32 connections, stream", "stream_rps", "{:.0f}"),
         ("p50 ms, concurrency 1", "p50", "{:.3f}"),
     ]
     for label, key, fmt in rows:
-        a, h, p = med["aiohttp"][key], med["httpx"][key], med["pointsman"][key]
-        ratio = a / h if key != "p50" else h / a
-        print(f"{label:34}{fmt.format(a):>12}{fmt.format(h):>12}{fmt.format(p):>12}{ratio:>14.1f}x")
+        a, h, o, p = (med[name][key] for name in CLIENTS)
+        ratio = o / a if key != "p50" else a / o
+        cells = "".join(f"{fmt.format(v):>12}" for v in (a, h, o, p))
+        print(f"{label:34}{cells}{ratio:>11.1f}x")
     added_us = med["pointsman"]["added"]
     print(
-        f"dispatch + OpenAIBackend over raw aiohttp: {added_us:+.0f} us at p50 (median of paired differences), "
-        f"{med['pointsman']['rps'] / med['aiohttp']['rps']:.2f}x the requests/s"
+        f"dispatch + OpenAIBackend over the raw h1 pool: {added_us:+.0f} us at p50 (median of paired "
+        f"differences), {med['pointsman']['rps'] / med['h1']['rps']:.2f}x the requests/s"
     )
 
     failed = []
-    if med["aiohttp"]["rps"] < med["httpx"]["rps"]:
-        failed.append("httpx served more requests/s than aiohttp: revisit the choice in backends/http.py")
+    for other in ("aiohttp", "httpx"):
+        if med[other]["rps"] > med["h1"]["rps"] or med[other]["p50"] < med["h1"]["p50"]:
+            failed.append(
+                f"{other} beat the h1 pool on requests/s or p50: revisit the choice in backends/http.py"
+            )
     if added_us > args.max_dispatch_us:
         failed.append(f"dispatch added {added_us:.0f} us at p50 (target <= {args.max_dispatch_us:g} us)")
     for message in failed:

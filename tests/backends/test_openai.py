@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pointsman.backends.base import BackendError
+from pointsman.backends.base import BackendError, LastBatch
 from pointsman.backends.dispatch import Dispatcher
 from pointsman.backends.factory import make_backend
 from pointsman.backends.http import parse_retry_after, upstream_error
@@ -216,3 +216,19 @@ async def test_sse_events_split_across_reads_are_reassembled() -> None:
     assert chunks == events
     await backend.close()
     server.close()
+
+
+async def test_stream_batches_follow_the_network_reads_and_mark_the_end(upstream: UpstreamServer) -> None:
+    """A fast upstream's whole stream arrives in one read: one batch, marked last ([DONE] came with it). A
+    slow one arrives event by event: a batch per event, [DONE] alone in the last read (no marked batch)."""
+    backend = make_backend(http_config("a", upstream))
+    body = chat("one two three", stream=True)
+    batches = [b async for b in backend.stream_batches(body)]
+    assert len(batches) == 1 and isinstance(batches[0], LastBatch)
+    assert stream_text(batches[0]) == stream_text([c async for c in backend.stream(body)])
+
+    upstream.inject("chunk_delay=0.02")
+    slow = [b async for b in backend.stream_batches(body)]
+    assert len(slow) > 2 and all(len(b) == 1 and not isinstance(b, LastBatch) for b in slow)
+    assert stream_text([c for b in slow for c in b]) == stream_text(batches[0])
+    await backend.close()

@@ -8,7 +8,7 @@ from contextlib import aclosing
 import orjson
 
 from pointsman.backends.anthropic_translate import StreamTranslator, from_anthropic, to_anthropic
-from pointsman.backends.base import BackendError, ChatBody, ChatChunk, ChatResponse
+from pointsman.backends.base import BackendError, ChatBody, ChatChunk, ChatResponse, LastBatch
 from pointsman.backends.http import HttpBackend, bad_response
 
 API_VERSION = "2023-06-01"
@@ -40,27 +40,34 @@ class AnthropicBackend(HttpBackend):
             raise bad_response(self.name, err.message) from None
 
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
+        async for batch in self.stream_batches(body):
+            for chunk in batch:
+                yield chunk
+
+    async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
         resp = await self.post(self._translate(body, stream=True))
         translator = StreamTranslator(bool((body.get("stream_options") or {}).get("include_usage")))
         async with aclosing(self.sse_data(resp)) as blocks:
             async for events in blocks:
+                batch: list[ChatChunk] = []
                 for data in events:
                     if translator.done:
                         break  # read to the end of the body so the connection is reused
                     try:
-                        event = orjson.loads(data)
+                        batch.extend(translator.feed(orjson.loads(data)))
                     except orjson.JSONDecodeError:
-                        raise bad_response(
-                            self.name, f"an SSE event that is not JSON: {data[:120]!r}"
-                        ) from None
-                    try:
-                        chunks = translator.feed(event)
+                        error = bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}")
                     except BackendError as err:
                         err.backend = self.name
                         err.message = f"{self.name}: {err.message}"
-                        raise
-                    for chunk in chunks:
-                        yield chunk
+                        error = err
+                    else:
+                        continue
+                    if batch:  # what came before the bad event is delivered first
+                        yield batch
+                    raise error
+                if batch:
+                    yield LastBatch(batch) if translator.done else batch
         if not translator.done:
             raise BackendError(
                 f"{self.name}: the stream ended before message_stop", code="stream_broken", backend=self.name

@@ -18,6 +18,12 @@ ChatResponse = dict[str, Any]  # an OpenAI chat.completion object
 ChatChunk = dict[str, Any]  # an OpenAI chat.completion.chunk object
 
 
+class LastBatch(list):
+    """A batch of `Backend.stream_batches` that ends the stream: the protocol's end marker (`data: [DONE]`,
+    `message_stop`) came in the same read, so nothing follows it and the gateway can end its response with
+    these chunks (one write less)."""
+
+
 class BackendError(Exception):
     """A failed backend call.
 
@@ -67,6 +73,13 @@ class Backend(ABC):
     @abstractmethod
     def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         """Streamed completion chunks (an async generator). Raises BackendError, before or mid-stream."""
+
+    async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
+        """`stream`'s chunks in non-empty lists of those ready together (what an HTTP upstream delivered in one
+        network read), so the gateway writes each list in one go; a `LastBatch` ends the stream. Default: one
+        chunk per list; the HTTP backends override it with real batches."""
+        async for chunk in self.stream(body):
+            yield [chunk]
 
     async def ready(self) -> bool:
         """Whether the backend can serve now (for /ready). Default: yes."""

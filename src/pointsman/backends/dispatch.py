@@ -223,23 +223,24 @@ class _Watchdog:
 class _Relay:
     """`Outcome.chunks`: the stream of the backend that answered, first chunk included.
 
-    Iterate it to the end or `await aclose()` it (e.g. with `contextlib.aclosing`); either releases the
-    backend's concurrency slot and the upstream connection.
+    Iterate it (chunk by chunk, or `batches()`: lists of the chunks that arrived together) to the end or
+    `await aclose()` it (e.g. with `contextlib.aclosing`); either releases the backend's concurrency slot and
+    the upstream connection.
     """
 
-    __slots__ = ("_closed", "_dispatcher", "_first", "_member", "_outcome", "_source", "_watchdog")
+    __slots__ = ("_closed", "_dispatcher", "_member", "_outcome", "_pending", "_source", "_watchdog")
 
     def __init__(
         self,
         dispatcher: Dispatcher,
         member: _Member,
-        source: AsyncIterator[ChatChunk],
-        first: ChatChunk,
+        source: AsyncIterator[list[ChatChunk]],
+        first: list[ChatChunk],
         outcome: Outcome,
         deadline: float,
     ) -> None:
         self._dispatcher, self._member, self._source = dispatcher, member, source
-        self._first: ChatChunk | None = first
+        self._pending: list[ChatChunk] = first  # chunks received and not yet handed out, in order
         self._outcome = outcome
         loop = asyncio.get_running_loop()
         self._watchdog = _Watchdog(loop, member.config.timeouts.idle, deadline)
@@ -249,9 +250,23 @@ class _Relay:
         return self
 
     async def __anext__(self) -> ChatChunk:
-        if self._first is not None:
-            chunk, self._first = self._first, None
-            return chunk
+        while not self._pending:
+            self._pending = await self._next_batch()
+        return self._pending.pop(0)
+
+    async def batches(self) -> AsyncIterator[list[ChatChunk]]:
+        """The rest of the stream in non-empty lists of chunks that arrived together."""
+        while True:
+            if self._pending:
+                batch, self._pending = self._pending, []
+            else:
+                try:
+                    batch = await self._next_batch()
+                except StopAsyncIteration:
+                    return
+            yield batch
+
+    async def _next_batch(self) -> list[ChatChunk]:
         if self._closed:
             raise StopAsyncIteration
         watchdog = self._watchdog
@@ -261,7 +276,7 @@ class _Relay:
                 _timeout_error(self._member, "end of stream", self._member.config.timeouts.total)
             )
         try:
-            chunk = await self._source.__anext__()
+            batch = await self._source.__anext__()
         except StopAsyncIteration:
             await self._finish()
             raise
@@ -277,7 +292,7 @@ class _Relay:
         except Exception as exc:  # noqa: BLE001 - a backend bug must still end the stream cleanly
             await self._fail(_internal_error(self._member, exc))
         watchdog.since = None
-        return chunk
+        return batch
 
     async def _fail(self, err: BackendError) -> None:
         """End the stream with `err`: it died after its first chunk, so there is no fallback."""
@@ -299,7 +314,7 @@ class _Relay:
             await aclose()
 
     async def aclose(self) -> None:
-        self._first = None
+        self._pending = []
         await self._finish()
 
     def __del__(self) -> None:
@@ -473,7 +488,7 @@ class Dispatcher:
                 t0 = _now()
                 try:
                     if streaming:
-                        source = member.backend.stream(payload)
+                        source = member.backend.stream_batches(payload)
                         async with asyncio.timeout(first_byte):
                             first = await source.__anext__()
                     else:

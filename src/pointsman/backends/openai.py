@@ -11,7 +11,7 @@ from contextlib import aclosing
 
 import orjson
 
-from pointsman.backends.base import BackendError, ChatBody, ChatChunk, ChatResponse
+from pointsman.backends.base import BackendError, ChatBody, ChatChunk, ChatResponse, LastBatch
 from pointsman.backends.http import HttpBackend, bad_response, error_message
 
 
@@ -34,6 +34,11 @@ class OpenAIBackend(HttpBackend):
         return data
 
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
+        async for batch in self.stream_batches(body):
+            for chunk in batch:
+                yield chunk
+
+    async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
         if not body.get("stream"):
             body = {**body, "stream": True}
         done = False
@@ -41,6 +46,7 @@ class OpenAIBackend(HttpBackend):
             async for events in blocks:
                 if done:
                     continue  # read to the end of the body so the connection is reused
+                batch: list[ChatChunk] = []
                 for data in events:
                     if data == b"[DONE]":
                         done = True
@@ -48,16 +54,21 @@ class OpenAIBackend(HttpBackend):
                     try:
                         chunk = orjson.loads(data)
                     except orjson.JSONDecodeError:
-                        raise bad_response(
-                            self.name, f"an SSE event that is not JSON: {data[:120]!r}"
-                        ) from None
-                    if "error" in chunk or chunk.get("object") == "error":
-                        raise BackendError(
+                        error = bad_response(self.name, f"an SSE event that is not JSON: {data[:120]!r}")
+                    else:
+                        if "error" not in chunk and chunk.get("object") != "error":
+                            batch.append(chunk)
+                            continue
+                        error = BackendError(
                             f"{self.name}: upstream sent an error mid-stream: {error_message(data)}",
                             code="upstream_stream_error",
                             backend=self.name,
                         )
-                    yield chunk
+                    if batch:  # what came before the bad event is delivered first
+                        yield batch
+                    raise error
+                if batch:
+                    yield LastBatch(batch) if done else batch
         if not done:
             raise BackendError(
                 f"{self.name}: the stream ended before [DONE]", code="stream_broken", backend=self.name

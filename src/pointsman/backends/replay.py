@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
-from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk, ChatResponse
+from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk, ChatResponse, LastBatch
 from pointsman.config.backends import BackendConfig
 from pointsman.data.routeprofile import RecordedCall, RecordedResponses, load_recorded_responses
 
@@ -105,6 +105,13 @@ class ReplayBackend(Backend):
             ],
             "usage": self._usage(call),
         }
+
+    async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
+        if self.config.replay_tokens_per_s:  # paced: each chunk when it is due
+            async for chunk in self.stream(body):
+                yield [chunk]
+        else:  # all at once, as a fast upstream delivers them in one read
+            yield LastBatch([chunk async for chunk in self.stream(body)])
 
     async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
         call = await self._lookup(body)

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 
-from pointsman.backends.base import BackendError
+from pointsman.backends.base import BackendError, LastBatch
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.request import parse_chat
 from pointsman.gateway.service import Exchange, Gateway, new_request_id
@@ -167,14 +167,29 @@ class ChatEndpoint:
         chunks = outcome.chunks
         assert chunks is not None
         events = _Events(outcome.model, req.include_usage, ex, texts, restorer)
+        ended = False  # the client has the whole stream, [DONE] included
         try:
-            async with contextlib.aclosing(_coalesced(chunks, events)) as batches:
-                async for data, last in batches:
-                    if start is not None:  # the head right before the first events: the client wakes once
-                        await send(start)
-                        start = None
-                    await send({"type": "http.response.body", "body": data, "more_body": not last})
+            # A batch is what the upstream delivered in one network read: one write each, the head right
+            # before the first one (the client wakes once for both), [DONE] with the last one.
+            async with contextlib.aclosing(chunks.batches()) as batches:  # type: ignore[attr-defined]
+                async for batch in batches:
+                    data = events.render(batch)
+                    if isinstance(batch, LastBatch):
+                        data += events.tail() + _DONE
+                        ended = True
+                    if data:
+                        if start is not None:
+                            await send(start)
+                            start = None
+                        await send({"type": "http.response.body", "body": data, "more_body": not ended})
+            if not ended:
+                if start is not None:
+                    await send(start)
+                    start = None
+                await send({"type": "http.response.body", "body": events.tail() + _DONE})
         except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
+            if ended:  # after its end marker, while the rest of the upstream body was read: nothing lost
+                return
             if start is not None:
                 await send(start)
             ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
@@ -208,64 +223,23 @@ class _Events:
         self.model, self.client_wants_usage, self.ex = model, client_wants_usage, ex
         self.texts, self.restorer = texts, restorer
 
-    def event(self, chunk: dict) -> bytes | None:
-        if self.restorer is not None:
-            self.restorer.chunk(chunk)
-        return _render(chunk, self.model, self.client_wants_usage, self.ex, self.texts)
+    def render(self, chunks: list[dict]) -> bytes:
+        """The events of `chunks`, joined (b"" when none is for the client)."""
+        out = []
+        for chunk in chunks:
+            if self.restorer is not None:
+                self.restorer.chunk(chunk)
+            event = _render(chunk, self.model, self.client_wants_usage, self.ex, self.texts)
+            if event is not None:
+                out.append(event)
+        return b"".join(out)
 
-    def tail(self) -> bytes | None:
+    def tail(self) -> bytes:
         """What the restorer held back at the very end (the stream had no finish_reason)."""
         tail = self.restorer.tail() if self.restorer is not None else None
-        return (
-            None if tail is None else _render(tail, self.model, self.client_wants_usage, self.ex, self.texts)
-        )
-
-
-async def _coalesced(chunks: AsyncIterator[dict], events: _Events) -> AsyncIterator[tuple[bytes, bool]]:
-    """(bytes, last) to send: the events joined into one write whenever several are ready at once (a fast
-    upstream delivers many chunks per network read), `data: [DONE]` in the last one: the same bytes in fewer
-    syscalls and TCP segments. A reader task pulls chunks while the last write is under way, so a slow
-    stream is never held back."""
-    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-
-    async def read() -> None:
-        try:
-            async for chunk in chunks:
-                event = events.event(chunk)
-                if event is not None:
-                    queue.put_nowait(event)
-            tail = events.tail()
-            if tail is not None:
-                queue.put_nowait(tail)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it in order
-            queue.put_nowait(exc)
-        else:
-            queue.put_nowait(None)
-
-    reader = asyncio.create_task(read())
-    try:
-        while True:
-            parts: list[bytes] = []
-            item = await queue.get()
-            while isinstance(item, bytes):
-                parts.append(item)
-                if queue.empty():
-                    break
-                item = queue.get_nowait()
-            if item is None:  # the end
-                parts.append(_DONE)
-                yield b"".join(parts), True
-                return
-            if parts:
-                yield b"".join(parts), False
-            if isinstance(item, BaseException):
-                raise item
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        if tail is None:
+            return b""
+        return _render(tail, self.model, self.client_wants_usage, self.ex, self.texts) or b""
 
 
 def _render(

@@ -66,6 +66,7 @@ class Metrics:
             r.register(_BackendCollector(backend_states))
         self._children: dict[tuple, tuple] = {}
         self._usage: dict[tuple, tuple] = {}
+        self._decided: dict[tuple[str, str], Any] = {}
 
     def observe(
         self,
@@ -90,6 +91,12 @@ class Metrics:
         children[1].observe(total_s)
         if first_byte_s is not None:
             children[2].observe(first_byte_s)
+
+    def decided(self, decision: str, action: str) -> None:
+        child = self._decided.get((decision, action))
+        if child is None:
+            child = self._decided[(decision, action)] = self.decisions.labels(decision, action)
+        child.inc()
 
     def usage(
         self, route: str, model: str, prompt: int | None, completion: int | None, cost: float | None

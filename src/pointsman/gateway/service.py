@@ -182,7 +182,7 @@ class Gateway:
             raise APIError(404, str(exc), param="model", code="model_not_found") from None
         except BadModelRequest as exc:
             raise bad_request(str(exc), param="model", code="invalid_model") from None
-        self.metrics.decisions.labels(decision.name, decision.action).inc()
+        self.metrics.decided(decision.name, decision.action)
         if decision.block is not None:
             block = decision.block
             raise APIError(block.status, block.message, code=block.code)
