@@ -268,7 +268,10 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repetitions; medians are reported")
     ap.add_argument("--json", type=Path, help="write all figures here")
     ap.add_argument(
-        "--engine", choices=["granian", "uvicorn"], default="granian", help="pointsman's HTTP server"
+        "--engine",
+        choices=["granian", "uvicorn"],
+        default="uvicorn",
+        help="pointsman's HTTP server (default: serve's)",
     )
     args = ap.parse_args()
     if shutil.which("wrk") is None:

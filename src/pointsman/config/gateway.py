@@ -36,7 +36,7 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     graceful_timeout: PositiveFloat = Field(30.0, description="seconds in-flight requests get at shutdown")
     engine: Literal["granian", "uvicorn"] = Field(
-        "granian", description="the HTTP server of `pointsman serve` (granian measured faster; see docs)"
+        "uvicorn", description="the HTTP server of `pointsman serve` (uvicorn measured faster; see docs)"
     )
     access_log: bool = False
     proxy_headers: bool = Field(
