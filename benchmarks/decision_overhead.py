@@ -19,7 +19,7 @@ How it runs on 2 cores: each gateway pinned to core 0 and paused (SIGSTOP) while
 upstream and the client on core 1; as root at nice -10 ($POINTSMAN_BENCH_NICE). Runs alternate and repeat
 (--repeats); figures are medians over runs.
 
-    python benchmarks/decision_overhead.py [--requests 300] [--repeats 5] [--engine granian]
+    python benchmarks/decision_overhead.py [--requests 300] [--repeats 5] [--engine uvicorn]
 
 Needs taskset. The built-in jailbreak classifier is trained first if it is not cached (minutes, once).
 """
@@ -229,7 +229,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=300, help="requests per run (each a new prompt)")
     ap.add_argument("--repeats", type=int, default=5, help="runs per gateway (alternating)")
-    ap.add_argument("--engine", default="granian", choices=["granian", "uvicorn"])
+    ap.add_argument("--engine", default="uvicorn", choices=["granian", "uvicorn"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
