@@ -144,20 +144,31 @@ def test_slow_embedding_counts_against_the_budget(trigram):
     r.close()
 
 
+class WaitsForTheLoop(Signal):
+    """A pooled signal that finishes only once a coroutine on the event loop has run (or after 5 s)."""
+
+    kind = ValueKind.BOOL
+    budget_ms = 10_000.0
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.loop_ran = threading.Event()
+
+    def compute(self, view: RequestView) -> SignalResult:
+        return SignalResult(self.loop_ran.wait(timeout=5), 1.0)
+
+
 async def test_arun_does_not_block_the_event_loop(runner):
-    runner.signals["slow"] = Slow("slow", 0.02)
-    ticks = 0
+    waiter = runner.signals["waiter"] = WaitsForTheLoop("waiter")
 
-    async def ticker():
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.002)
-            ticks += 1
+    async def set_when_the_loop_runs():
+        await asyncio.sleep(0)
+        waiter.loop_ran.set()
 
-    task = asyncio.create_task(ticker())
-    results = await runner.arun(RequestView.from_prompt("hello there"), ["slow", "intent", "topics"])
-    task.cancel()
-    assert results["slow"].value == 11 and results["intent"].value == "greet" and ticks >= 3
+    task = asyncio.create_task(set_when_the_loop_runs())
+    results = await runner.arun(RequestView.from_prompt("hello there"), ["waiter", "intent", "topics"])
+    await task
+    assert results["waiter"].value is True and results["intent"].value == "greet"
 
 
 def test_duplicate_names_rejected(trigram):

@@ -14,9 +14,10 @@ import enum
 import hashlib
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Hashable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
