@@ -33,7 +33,6 @@ from rich.table import Table
 from sklearn.metrics import roc_auc_score
 
 from pointsman.data import RoutingDataset, group_kfold, load_dataset
-from pointsman.evaluate import metrics
 from pointsman.evaluate.curve import References, Sweep
 from pointsman.evaluate.truth import Truth
 from pointsman.routers.base import Queries
@@ -42,15 +41,12 @@ from pointsman.routers.irt import IrtRouter
 
 def headline(
     quality: np.ndarray, cost: np.ndarray, data: RoutingDataset, refs: References
-) -> tuple[float, float | None]:
+) -> tuple[float | None, float | None]:
     """(oracle gap closed, cost ratio at the best single model's quality) of routing `data` with predicted
     quality and cost, both against `refs` (the full data's best single model and oracle, so that routing
     without a model is measured on the same scale)."""
-    curve = Sweep.run(quality, cost, Truth.of(data)).curve()
-    hc, hq = curve.hull()
-    reach = metrics.cost_at_quality(hc, hq, refs.best_single_quality)
-    gap = (float(hq[-1]) - refs.best_single_quality) / (refs.oracle_quality - refs.best_single_quality)
-    return gap, None if reach is None else reach / refs.best_single_cost
+    scores = Sweep.run(quality, cost, Truth.of(data)).curve().score(refs)
+    return scores.oracle_gap_closed, scores.cost_ratio_at_best_single_quality
 
 
 def main(argv: list[str] | None = None) -> int:
