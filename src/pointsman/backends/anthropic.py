@@ -39,11 +39,6 @@ class AnthropicBackend(HttpBackend):
         except BackendError as err:
             raise bad_response(self.name, err.message) from None
 
-    async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
-        async for batch in self.stream_batches(body):
-            for chunk in batch:
-                yield chunk
-
     async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
         resp = await self.post(self._translate(body, stream=True))
         translator = StreamTranslator(bool((body.get("stream_options") or {}).get("include_usage")))

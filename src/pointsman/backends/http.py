@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from pointsman.backends.base import Backend, BackendError
+from pointsman.backends.base import Backend, BackendError, ChatBody, ChatChunk
 from pointsman.backends.h1 import Pool, Response, TransportError
 from pointsman.config.backends import BackendConfig
 
@@ -117,6 +117,14 @@ class HttpBackend(Backend):
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         raise NotImplementedError
+
+    def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
+        raise NotImplementedError  # each protocol batches its own SSE events; `stream` flattens them
+
+    async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
+        async for batch in self.stream_batches(body):
+            for chunk in batch:
+                yield chunk
 
     def _api_key(self) -> str | None:
         env = self.config.api_key_env

@@ -33,11 +33,6 @@ class OpenAIBackend(HttpBackend):
             raise bad_response(self.name, f"a body without 'choices': {error_message(orjson.dumps(data))}")
         return data
 
-    async def stream(self, body: ChatBody) -> AsyncIterator[ChatChunk]:
-        async for batch in self.stream_batches(body):
-            for chunk in batch:
-                yield chunk
-
     async def stream_batches(self, body: ChatBody) -> AsyncIterator[list[ChatChunk]]:
         if not body.get("stream"):
             body = {**body, "stream": True}
