@@ -168,9 +168,17 @@ class ChatEndpoint:
         assert chunks is not None
         events = _Events(outcome.model, req.include_usage, ex, texts, restorer)
         ended = False  # the client has the whole stream, [DONE] included
+
+        async def write(data: bytes, more: bool) -> None:
+            """A body write, the head right before the first one (the client wakes once for both)."""
+            nonlocal start
+            if start is not None:
+                await send(start)
+                start = None
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
         try:
-            # A batch is what the upstream delivered in one network read: one write each, the head right
-            # before the first one (the client wakes once for both), [DONE] with the last one.
+            # A batch is what the upstream delivered in one network read: one write each, [DONE] with the last.
             async with contextlib.aclosing(chunks.batches()) as batches:  # type: ignore[attr-defined]
                 async for batch in batches:
                     data = events.render(batch)
@@ -178,26 +186,18 @@ class ChatEndpoint:
                         data += events.tail() + _DONE
                         ended = True
                     if data:
-                        if start is not None:
-                            await send(start)
-                            start = None
-                        await send({"type": "http.response.body", "body": data, "more_body": not ended})
+                        await write(data, not ended)
             if not ended:
-                if start is not None:
-                    await send(start)
-                    start = None
-                await send({"type": "http.response.body", "body": events.tail() + _DONE})
+                await write(events.tail() + _DONE, False)
         except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
             if ended:  # after its end marker, while the rest of the upstream body was read: nothing lost
                 return
-            if start is not None:
-                await send(start)
             ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
             gw.metrics.stream_errors.labels(outcome.model).inc()
             error = APIError(
                 502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code
             )
-            await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n"})
+            await write(b"data: " + error.body() + b"\n\n", False)
         finally:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:  # on a disconnect too: closes the upstream stream now, not at GC
