@@ -9,6 +9,7 @@ config is only loaded or explained.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import threading
@@ -55,7 +56,7 @@ def trained_router(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
-    with status(message) if status is not None else _nothing():
+    with status(message) if status is not None else contextlib.nullcontext():
         make_router(name).fit(dataset.subset(rows)).save(tmp)
     os.replace(tmp, path)
     return path
@@ -72,14 +73,6 @@ def _loads(path: Path) -> bool:
     except RouterFileError:
         return False
     return True
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class TrainedSelector:
