@@ -281,6 +281,17 @@ class StoreConfig(_Strict):
     )
 
 
+class StateConfig(_Strict):
+    """What replicas share (rate limits, spend, breakers, bandit statistics, cache entries): `embedded` keeps
+    it in this process, persisted to `path` when given (survives a restart; not shared between processes)."""
+
+    kind: Literal["embedded"] = "embedded"
+    path: str | None = Field(
+        None, description="embedded: an SQLite file the state is persisted to (relative to the config)"
+    )
+    flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     backends: list[BackendConfig] = Field(min_length=1)
@@ -296,6 +307,7 @@ class GatewayConfig(_Strict):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)

@@ -193,6 +193,7 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
             p.selector.train.data = rel(p.selector.train.data) or p.selector.train.data
     if cfg.store.kind == "sqlite":
         cfg.store.path = rel(cfg.store.path) or cfg.store.path
+    cfg.state.path = rel(cfg.state.path)
     for b in cfg.backends:
         b.replay_data = rel(b.replay_data)
         if b.model_path is not None and b.model_path != "smollm2":

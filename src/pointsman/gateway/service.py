@@ -30,6 +30,7 @@ from pointsman.policy.profiles import RouteProfile, Selection
 from pointsman.policy.rules import BadModelRequest, Decision, UnknownModel
 from pointsman.signals.base import Caller, RequestError, RequestView
 from pointsman.signals.heuristics import HeaderSignal
+from pointsman.state import SharedState, open_state
 from pointsman.store.decisions import DecisionLog, DecisionRecord, open_log, prompt_hash
 
 log = logging.getLogger("pointsman.gateway")
@@ -113,6 +114,7 @@ class Gateway:
         decision_log: DecisionLog | None = None,
         encoder: Any = None,
         policy: Policy | None = None,
+        state: SharedState | None = None,
     ) -> None:
         self.config = config
         self.prices = {
@@ -137,12 +139,14 @@ class Gateway:
             dispatcher = Dispatcher({b.name: make_backend(b) for b in config.backends})
         self.dispatcher = dispatcher
         self.log = decision_log if decision_log is not None else open_log(config.store)
+        self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
     async def start(self) -> None:
         self.log.start()
+        await self.state.start()
         await self.dispatcher.start()
         await asyncio.to_thread(self.policy.warm)  # the encoder and classifiers, not on the first request
         for profile in self.profiles.values():  # load encoders / routers now, not on the first request
@@ -158,6 +162,7 @@ class Gateway:
         finally:
             self.policy.close()
             self.log.close()
+            await self.state.close()
 
     # -- the request path ------------------------------------------------------------------------------
 
