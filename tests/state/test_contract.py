@@ -47,7 +47,7 @@ async def test_values_set_get_delete_scan(store: SharedState) -> None:
 
 
 async def test_window_take_enforces_the_limit_atomically(store: SharedState) -> None:
-    t = 1_000_000.0  # the start of a bucket of 60 s
+    t = 1_200_000.0  # the start of a bucket of 60 s (60 x 20,000)
     results = await asyncio.gather(
         *(store.window_take("rpm", 1, window=60, limit=10, now=t + 1) for _ in range(25))
     )
@@ -63,14 +63,14 @@ async def test_window_take_enforces_the_limit_atomically(store: SharedState) -> 
 
 async def test_window_without_limit_always_adds(store: SharedState) -> None:
     for _ in range(3):
-        r = await store.window_take("tpm", 400, window=60, now=2_000_000.0)
+        r = await store.window_take("tpm", 400, window=60, now=1_200_000.0)
         assert r.allowed
-    assert await store.window_total("tpm", window=60, now=2_000_000.0) == 1200
+    assert await store.window_total("tpm", window=60, now=1_200_000.0) == 1200
 
 
 def test_retry_after_is_when_the_amount_fits() -> None:
     window, limit = 60.0, 10.0
-    t = 1_000_000.0 + 90  # halfway through a bucket; the previous one held 10, this one 5
+    t = 1_200_000.0 + 90  # halfway through a bucket; the previous one held 10, this one 5
     previous, current = 10.0, 5.0
     wait = window_retry_after(previous, current, 1, limit, t, window)
     # fits when 10 * w + 5 + 1 <= 10, w <= 0.4: w is 0.5 now and falls 1/60 per second: 6 s.
@@ -78,7 +78,7 @@ def test_retry_after_is_when_the_amount_fits() -> None:
     index, weight = window_buckets(t + wait, window)
     assert previous * weight + current + 1 == pytest.approx(limit)
     # The current bucket alone is full: not before the next bucket, then until its share has shrunk.
-    assert window_retry_after(0.0, 10.0, 1, limit, 1_000_000.0, window) == pytest.approx(60 + 6)
+    assert window_retry_after(0.0, 10.0, 1, limit, 1_200_000.0, window) == pytest.approx(60 + 6)
 
 
 async def test_embedded_state_survives_a_restart(tmp_path) -> None:
