@@ -1,8 +1,8 @@
-"""How well the IRT router onboards a NEW model from a small calibration set, on the LLMRouter data.
+"""How well a router that onboards (`irt`, default, or `graph`) onboards a NEW model from a small calibration set, on the LLMRouter data.
 
-For each model h in turn (5-fold grouped CV): fit the `irt` router on the training folds WITHOUT h, then
+For each model h in turn (5-fold grouped CV): fit the router on the training folds WITHOUT h, then
 `onboard` h from `--calibration` (default 50) random training prompts with h's real scores, and predict the
-held-out fold for all models. Compared, on the same folds, with the IRT router fitted on all models (h
+held-out fold for all models. Compared, on the same folds, with the same router fitted on all models (h
 included, thousands of prompts) and with routing without h at all. Per held-out model:
 
 - predicted vs real mean quality of h on the held-out prompts, and the correlation of h's per-task means
@@ -16,7 +16,8 @@ Exits 1 when onboarding misses its bar: over the held-out models, the new model'
 figures are reported, not gated: with 50 labels a model whose level is within sampling error of the best
 incumbent's cannot be placed above or below it, and routing can lose by adding it (see docs/routers.md).
 
-    python benchmarks/router_onboarding.py [--data ../shared/data/llmrouter] [--models a,b] [--calibration 50]
+    python benchmarks/router_onboarding.py [--router irt|graph] [--data ../shared/data/llmrouter] [--models a,b]
+        [--calibration 50]
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from pointsman.data import RoutingDataset, group_kfold, load_dataset
 from pointsman.evaluate.curve import References, Sweep
 from pointsman.evaluate.truth import Truth
 from pointsman.routers.base import Queries
+from pointsman.routers.graph import GraphRouter
 from pointsman.routers.irt import IrtRouter
+
+ONBOARDING = {"irt": IrtRouter, "graph": GraphRouter}
 
 
 def headline(
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "llmrouter")
     )
+    parser.add_argument("--router", choices=sorted(ONBOARDING), default="irt")
     parser.add_argument("--models", default="all", help="models to hold out, comma-separated")
     parser.add_argument("--calibration", type=int, default=50, help="labelled prompts of the new model")
     parser.add_argument("--cv", type=int, default=5)
@@ -64,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     console = Console(width=max(Console().width, 140))
+    make = ONBOARDING[args.router]
     data = load_dataset(args.data)
     names = data.model_names if args.models == "all" else args.models.split(",")
     splits = group_kfold(data, args.cv, args.seed)
@@ -73,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     full_q, full_c = np.zeros((n, m)), np.zeros((n, m))
     rows = []
     with Progress(console=console) as progress:
-        bar = progress.add_task("IRT fits", total=len(splits) * (1 + len(names)))
+        bar = progress.add_task(f"{args.router} fits", total=len(splits) * (1 + len(names)))
         for train, test in splits:
-            router = IrtRouter().fit(data.subset(train))
+            router = make().fit(data.subset(train))
             queries = Queries([data.prompts[i] for i in test])
             full_q[test], full_c[test] = router.predict(queries), router.predict_cost(queries)
             progress.advance(bar)
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             on_q, on_c = np.zeros((n, m)), np.zeros((n, m))
             rng = np.random.default_rng(args.seed + h)
             for train, test in splits:
-                router = IrtRouter().fit(data.subset(train).select_models(others))
+                router = make().fit(data.subset(train).select_models(others))
                 calib = rng.choice(train, size=min(args.calibration, len(train)), replace=False)
                 texts = [data.prompts[i] for i in calib]
                 router.onboard(data.models[h], texts, data.quality[calib, h], args.prior_strength)
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(_row(name, h, data, tasks, on_q, on_c, full_q, full_c, others))
 
     table = Table(
-        title=f"IRT onboarding from {args.calibration} labelled prompts, {args.cv}-fold CV on "
+        title=f"{args.router} onboarding from {args.calibration} labelled prompts, {args.cv}-fold CV on "
         f"{n} prompts x {m} models"
     )
     cols = ("held-out model", "real mean", "predicted (onboarded)", "per-task r", "AUC onboarded / full",

@@ -152,3 +152,10 @@ def test_bad_input_is_a_clean_error(subset_csv, tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert message in " ".join(result.output.split())
+
+
+def test_router_params_read_numbers_yaml_leaves_as_strings() -> None:
+    from pointsman.commands.lab import parse_router_params
+
+    params = parse_router_params(["dual.l2=1e-3,dual.dim=32", "knn.k=80", "dual.name=abc"], ["dual", "knn"])
+    assert params == {"dual": {"l2": 1e-3, "dim": 32, "name": "abc"}, "knn": {"k": 80}}

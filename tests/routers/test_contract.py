@@ -20,6 +20,8 @@ SMALL = {
     "mlp": {"hidden": 16, "max_iter": 40},
     "mf": {"dim": 4, "max_iter": 40},
     "irt": {"dim": 3, "max_iter": 60},
+    "graph": {"dim": 4, "neighbours": 10, "max_iter": 40},
+    "dual": {"dim": 8, "hidden": 16, "max_iter": 40},
 }
 ROUTERS = router_names()
 LEARNED = [n for n in ROUTERS if n not in ("random", "oracle")]
@@ -35,7 +37,19 @@ def fitted(name: str, data: RoutingDataset, tag: str) -> Router:
 
 
 def test_registry_lists_the_issue_routers() -> None:
-    expected = {"random", "best-single", "oracle", "knn", "mlp", "mf", "category", "irt", "mixture"}
+    expected = {
+        "random",
+        "best-single",
+        "oracle",
+        "knn",
+        "mlp",
+        "mf",
+        "category",
+        "irt",
+        "mixture",
+        "graph",
+        "dual",
+    }
     assert expected <= set(ROUTERS)
     assert DEFAULT_ROUTER in ROUTERS
     assert router_class("oracle").evaluation_only

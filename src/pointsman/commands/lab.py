@@ -82,10 +82,20 @@ def parse_pairs(items: list[str], what: str) -> dict[str, Any]:
             if not sep or not key.strip():
                 raise UsageError(f"{what}: expected key=value, got {pair!r}")
             try:
-                out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+                out[key.strip()] = _number(yaml.safe_load(value)) if value.strip() else ""
             except yaml.YAMLError:
                 raise UsageError(f"{what}: cannot read the value of {key.strip()!r}: {value!r}") from None
     return out
+
+
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads '1e-3' (no dot) as a string: such a string is the number it spells."""
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            return value
+    return value
 
 
 def _split_pairs(item: str) -> list[str]:

@@ -17,6 +17,8 @@ _MODULES: tuple[str, ...] = (
     "pointsman.routers.mlp",
     "pointsman.routers.mf",
     "pointsman.routers.irt",
+    "pointsman.routers.graph",
+    "pointsman.routers.dual",
 )
 # The router the gateway and `pointsman eval` use by default.
 DEFAULT_ROUTER = "mixture"
