@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pointsman.routers.dual import DualRouter, _info_nce, contrast_sets, sample_pairs
-from pointsman.routers.graph import GraphRouter, _billions, nearest, neighbour_means
+from pointsman.data import ModelInfo
+from pointsman.routers.graph import GraphRouter, nearest, neighbour_means
 
 STRONG = "llama-3.1-nemotron-51b-instruct"
 
@@ -33,7 +34,11 @@ def test_neighbour_means_skip_unknown_labels_and_shrink() -> None:
 
 
 def test_model_sizes_parse() -> None:
-    assert _billions("7B") == 7.0 and _billions("135M") == pytest.approx(0.135) and np.isnan(_billions(None))
+    def size(**meta) -> float:
+        return ModelInfo("m", metadata=meta).size_billions
+
+    assert size(size="7B") == 7.0 and size(size="135M") == pytest.approx(0.135) and np.isnan(size())
+    assert size(parameters=7.616, size="7B") == 7.616
 
 
 def test_contrast_sets_ignore_queries_every_model_got_alike() -> None:

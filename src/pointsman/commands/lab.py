@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -365,9 +366,17 @@ def route_command(
     prompt: str = typer.Argument(..., help="The prompt to route."),
     router: Path = typer.Option(..., "--router", "-r", help="A router file from `pointsman train`."),
     objective: str | None = typer.Option(None, "--objective", help=OBJECTIVE_HELP),
+    flags: str | None = typer.Option(
+        None,
+        "--flags",
+        help="Objective flags (docs/routers.md): prefer_smaller=W, prefer_recent=W, max_latency=S, "
+        "licence=a|b, comma-separated.",
+    ),
+    pareto: bool = typer.Option(False, "--pareto", help="Mark the models on the quality-cost Pareto front."),
     output_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),
 ) -> None:
     """Rank the router's models for one prompt: predicted quality and cost, the chosen one marked."""
+    from pointsman.policy.flags import FlagError, Flags, pareto_front
     from pointsman.routers.base import Queries, Router
 
     console = Console()
@@ -383,20 +392,44 @@ def route_command(
         queries = Queries(texts=[prompt])
         quality = model.predict(queries)[0]
         cost = model.predict_cost(queries)[0]
-        order = obj.rank(quality, cost)
+        try:
+            wanted = Flags.parse(flags)
+            adjusted, allowed = wanted.apply(quality, model.models_)
+        except FlagError as exc:
+            raise UsageError(f"--flags: {exc}") from None
+        order = obj.rank(adjusted, cost)
+        front = pareto_front(np.where(allowed, quality, np.nan), cost)
     names = model.model_names
     if output_json:
-        rows = [{"model": names[i], "quality": float(quality[i]), "cost": float(cost[i])} for i in order]
+        rows = [
+            {"model": names[i], "quality": float(quality[i]), "cost": float(cost[i])}
+            | ({"adjusted_quality": _num(adjusted[i]), "allowed": bool(allowed[i])} if wanted.active else {})
+            | ({"pareto": bool(front[i])} if pareto else {})
+            for i in order
+        ]
         print(json.dumps({"objective": obj.dump(), "chosen": names[order[0]], "ranking": rows}))
         return
-    table = Table(title=f"{model.name} router, objective: {obj.describe() or 'best predicted quality'}")
+    title = f"{model.name} router, objective: {obj.describe() or 'best predicted quality'}"
+    table = Table(title=title + (f", flags: {flags}" if wanted.active else ""))
     table.add_column("")
     table.add_column("rank", justify="right")
     table.add_column("model", no_wrap=True)
     table.add_column("predicted quality", justify="right")
+    if wanted.active:
+        table.add_column("with flags", justify="right")
     table.add_column("predicted $ per 1k requests", justify="right")
+    if pareto:
+        table.add_column("Pareto", justify="center")
     for rank, i in enumerate(order, 1):
         mark = "[bold green]>[/bold green]" if rank == 1 else ""
         style = "bold" if rank == 1 else None
-        table.add_row(mark, str(rank), names[i], f"{quality[i]:.3f}", f"{cost[i] * 1000:.4f}", style=style)
+        cells = [mark, str(rank), names[i], f"{quality[i]:.3f}"]
+        if wanted.active:
+            cells.append(f"{adjusted[i]:.3f}" if allowed[i] else "excluded")
+        cells.append(f"{cost[i] * 1000:.4f}")
+        if pareto:
+            cells.append("*" if front[i] else "")
+        table.add_row(*cells, style=style)
     console.print(table)
+    if pareto:
+        console.print("* on the Pareto front: no other model has higher predicted quality at lower cost")

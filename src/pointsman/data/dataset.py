@@ -28,6 +28,20 @@ class ModelInfo:
     output_price: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def size_billions(self) -> float:
+        """Parameters in billions from the metadata's `parameters` (a number) or `size` ('7B', '135M');
+        NaN when unknown."""
+        params = self.metadata.get("parameters")
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            return float(params)
+        text = str(self.metadata.get("size") or "").strip().upper()
+        scale = {"B": 1.0, "M": 1e-3, "T": 1e3}.get(text[-1:])
+        try:
+            return float(text[:-1]) * scale if scale is not None else float(text)
+        except ValueError:
+            return float("nan")
+
 
 @dataclass
 class RoutingDataset:

@@ -8,6 +8,7 @@ to a versioned `.npz` file holding a JSON header and named numpy arrays (no pick
 from __future__ import annotations
 
 import inspect
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,6 +173,7 @@ class Router(ABC):
             "params": self.get_params(),
             "models": [
                 {"name": m.name, "input_price": m.input_price, "output_price": m.output_price}
+                | ({"metadata": _jsonable(m.metadata)} if m.metadata else {})
                 for m in self.models_
             ],
             "cost_model": self.cost_model_.to_state(),
@@ -205,6 +207,11 @@ class Router(ABC):
         except (TypeError, KeyError, ValueError, IndexError) as exc:
             raise RouterFileError(f"{path}: bad {header['router']!r} router state: {exc}") from exc
         return router
+
+
+def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
+    """Model metadata as the file's JSON header can hold it (dates and other objects as strings)."""
+    return json.loads(json.dumps(meta, default=str))
 
 
 def read_router_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

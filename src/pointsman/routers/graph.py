@@ -80,7 +80,7 @@ def model_features(models: Sequence[ModelInfo]) -> np.ndarray:
 
     texts = [str(m.metadata.get("feature") or m.metadata.get("description") or m.name) for m in models]
     desc = CachedEncoder(get_encoder()).encode(texts)
-    size = np.array([_billions(m.metadata.get("size")) for m in models])
+    size = np.array([m.size_billions for m in models])
     price = np.array([(m.input_price + m.output_price) / 2 for m in models], dtype=np.float64)
     extra = np.stack([_log_or_mean(size), _log_or_mean(price)], axis=1)
     return np.hstack([desc, extra]).astype(np.float32)
@@ -91,16 +91,6 @@ def _log_or_mean(values: np.ndarray) -> np.ndarray:
     ok = np.isfinite(values) & (values >= 0)
     logs = np.log1p(np.where(ok, values, 0.0))
     return np.where(ok, logs, logs[ok].mean() if ok.any() else 0.0)
-
-
-def _billions(size: Any) -> float:
-    """'7B' -> 7.0, '135M' -> 0.135; NaN when unknown."""
-    text = str(size or "").strip().upper()
-    scale = {"B": 1.0, "M": 1e-3, "T": 1e3}.get(text[-1:], None)
-    try:
-        return float(text[:-1]) * scale if scale is not None else float(text)
-    except ValueError:
-        return float("nan")
 
 
 @register
@@ -282,9 +272,7 @@ class GraphRouter(Router):
                 "bias": grads["bias"][-1:] + prec * (p["bias"] - b0),
             }
 
-        new = fit_params(
-            {"free": np.zeros((1, self.dim)), "bias": np.array([b0])}, loss_grad, 200
-        )
+        new = fit_params({"free": np.zeros((1, self.dim)), "bias": np.array([b0])}, loss_grad, 200)
         self.params_ = {
             **base,
             "free": np.vstack([base["free"], new["free"]]),
