@@ -98,8 +98,8 @@ class DualRouter(Router):
         hidden: int = 128,
         temperature: float = 0.1,
         sample_weight: float = 0.5,
-        l2: float = 1e-4,
-        max_iter: int = 150,
+        l2: float = 1e-3,
+        max_iter: int = 60,
         seed: int = 0,
     ) -> None:
         self.dim = dim

@@ -1,0 +1,76 @@
+"""The routers from the literature (issue 13), each against the simple baseline the issue names for it.
+
+One line per method with its figure on real data (LLMRouter, 5-fold grouped CV, the lab's evaluation and
+cost model). Exits 1 when a built method is below its baseline:
+- graph (GraphRouter-style) and dual (RouterDC-style): at least the best single model's quality at <= 1x its
+  cost (the router's quality-cost hull reaches best-single quality at a cost ratio <= 1);
+- methods of the issue not built yet are listed as such (they are not a pass).
+New-model onboarding of the graph router against IRT's: `benchmarks/router_onboarding.py --router graph`
+and `--router irt` (minutes per held-out model; figures in docs/routers.md).
+
+    python benchmarks/seed_routers.py [--data ../shared/data/llmrouter] [--cv 5] [--bootstrap 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from pointsman.data import load_dataset
+from pointsman.evaluate.crossval import RouterSpec
+from pointsman.evaluate.runner import Protocol, Setup, run_evaluation
+
+QUALITY_ROUTERS = {"graph": "GraphRouter (ICLR 2025)", "dual": "RouterDC (NeurIPS 2024)"}
+NOT_BUILT = [
+    "personalised routing (PersonalizedRouter)",
+    "pheromone specialists (AMRO-S)",
+    "prompt-strategy routing (RoutingGen)",
+    "session budgets for agents",
+    "multi-model aggregation (Router-R1 / FusionFactory / TCAR)",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "llmrouter")
+    )
+    parser.add_argument("--cv", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bootstrap", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    console = Console(width=max(Console().width, 120))
+    data = load_dataset(args.data)
+    start = time.perf_counter()
+    specs = [RouterSpec("best-single", {}), *(RouterSpec(n, {}) for n in QUALITY_ROUTERS)]
+    with Progress(console=console) as progress:
+        report = run_evaluation(data, specs, Setup(Protocol(cv=args.cv, seed=args.seed), args.bootstrap, args.seed),
+                                None, progress)  # fmt: skip
+    best = report.routers["best-single"].scores.max_quality
+    misses = 0
+    for name, source in QUALITY_ROUTERS.items():
+        s = report.routers[name].scores
+        ratio = s.cost_ratio_at_best_single_quality
+        ok = s.max_quality >= best and ratio is not None and ratio <= 1.0
+        misses += not ok
+        console.print(
+            f"{'OK  ' if ok else 'MISS'} {name:6s} {source}: max quality {s.max_quality:.3f} (best single {best:.3f}), "
+            f"oracle gap closed {s.oracle_gap_closed:.3f}, best-single quality at "
+            f"{'never' if ratio is None else f'{ratio:.3f}x'} its cost (baseline: <= 1x)"
+        )
+    for method in NOT_BUILT:
+        console.print(f"---- {method}: not built yet")
+    console.print(f"{len(specs)} routers x {args.cv} folds in {(time.perf_counter() - start) / 60:.1f} min")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
