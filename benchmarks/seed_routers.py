@@ -4,6 +4,10 @@ One line per method with its figure on real data (LLMRouter, 5-fold grouped CV, 
 cost model). Exits 1 when a built method is below its baseline:
 - graph (GraphRouter-style) and dual (RouterDC-style): at least the best single model's quality at <= 1x its
   cost (the router's quality-cost hull reaches best-single quality at a cost ratio <= 1);
+- session budgets: the paced policy (policy/session.py) at least matches an even split of the budget over
+  the steps (the static router with a per-step cap) in mean quality per step, on held-out sessions of five
+  LLMRouter prompts whose last is from a hard task, budget 0.3 x the best single model's cost, lambdas
+  calibrated on other sessions (kNN-40's out-of-fold predictions, real costs paid);
 - methods of the issue not built yet are listed as such (they are not a pass).
 New-model onboarding of the graph router against IRT's: `benchmarks/router_onboarding.py --router graph`
 and `--router irt` (minutes per held-out model; figures in docs/routers.md).
@@ -18,19 +22,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 
-from pointsman.data import load_dataset
-from pointsman.evaluate.crossval import RouterSpec
+from pointsman.data import RoutingDataset, group_kfold, load_dataset
+from pointsman.evaluate import sessions
+from pointsman.evaluate.crossval import RouterSpec, predict_held_out
 from pointsman.evaluate.runner import Protocol, Setup, run_evaluation
 
 QUALITY_ROUTERS = {"graph": "GraphRouter (ICLR 2025)", "dual": "RouterDC (NeurIPS 2024)"}
+HARD_TASKS = ["math", "gpqa", "agentverse-logicgrid", "human_eval"]
 NOT_BUILT = [
     "personalised routing (PersonalizedRouter)",
     "pheromone specialists (AMRO-S)",
     "prompt-strategy routing (RoutingGen)",
-    "session budgets for agents",
     "multi-model aggregation (Router-R1 / FusionFactory / TCAR)",
 ]
 
@@ -66,10 +72,37 @@ def main(argv: list[str] | None = None) -> int:
             f"oracle gap closed {s.oracle_gap_closed:.3f}, best-single quality at "
             f"{'never' if ratio is None else f'{ratio:.3f}x'} its cost (baseline: <= 1x)"
         )
+    misses += not session_budgets(
+        data, best_model=report.dataset.best_single, seed=args.seed, console=console
+    )
     for method in NOT_BUILT:
         console.print(f"---- {method}: not built yet")
     console.print(f"{len(specs)} routers x {args.cv} folds in {(time.perf_counter() - start) / 60:.1f} min")
     return 1 if misses else 0
+
+
+def session_budgets(data: RoutingDataset, *, best_model: str, seed: int, console: Console) -> bool:
+    """The session-budget line; True when paced >= even split."""
+    held = predict_held_out(RouterSpec("knn", {}), data, group_kfold(data, 5, seed))
+    q, c = np.full(data.quality.shape, np.nan), np.full(data.quality.shape, np.nan)
+    q[held.rows], c[held.rows] = held.quality, held.cost
+    rng = np.random.default_rng(seed)
+    kw = {"steps": 5, "hard_tasks": HARD_TASKS, "budget_share": 0.3, "rng": rng}
+    ref = data.model_index(best_model)
+    tune = sessions.draw_sessions(data.tasks, data.cost, ref, n=400, **kw)
+    test = sessions.draw_sessions(data.tasks, data.cost, ref, n=1000, **kw)
+    results = sessions.compare(tune, test, q, c, data.quality, data.cost)
+    paced, even = results["paced"], results["even split"]
+    ok = paced.quality >= even.quality
+    detail = "; ".join(
+        f"{k} {r.quality:.4f} (last step {r.last_step_quality:.3f}, spend {r.spend_share:.0%}, "
+        f"over budget {r.overrun_rate:.1%})"
+        for k, r in results.items()
+    )
+    console.print(
+        f"{'OK  ' if ok else 'MISS'} session budgets: mean quality per step {detail} (baseline: even split)"
+    )
+    return ok
 
 
 if __name__ == "__main__":
