@@ -8,6 +8,10 @@ cost model). Exits 1 when a built method is below its baseline:
   the steps (the static router with a per-step cap) in mean quality per step, on held-out sessions of five
   LLMRouter prompts whose last is from a hard task, budget 0.3 x the best single model's cost, lambdas
   calibrated on other sessions (kNN-40's out-of-fold predictions, real costs paid);
+- personalised routing: per-tenant preferences learned from RouteProfile's pairwise judgements over a
+  global kNN router (trained on RouteProfile's scored prompts minus the pairwise queries) predict held-out
+  judgements at least as well as the global router (pairwise accuracy; tenants simulated by task family,
+  half of the queries held out);
 - methods of the issue not built yet are listed as such (they are not a pass).
 New-model onboarding of the graph router against IRT's: `benchmarks/router_onboarding.py --router graph`
 and `--router irt` (minutes per held-out model; figures in docs/routers.md).
@@ -33,8 +37,13 @@ from pointsman.evaluate.runner import Protocol, Setup, run_evaluation
 
 QUALITY_ROUTERS = {"graph": "GraphRouter (ICLR 2025)", "dual": "RouterDC (NeurIPS 2024)"}
 HARD_TASKS = ["math", "gpqa", "agentverse-logicgrid", "human_eval"]
+# Simulated tenants: the task families of RouteProfile's pairwise judgements.
+TENANTS = {
+    "reasoning": {"agentverse-logicgrid", "agentverse-mgsm", "gsm8k"},
+    "knowledge": {"mmlu", "commonsense_qa", "openbook_qa", "arc_challenge", "natural_qa", "trivia_qa"},
+    "build": {"mbpp", "human_eval", "commongen"},
+}
 NOT_BUILT = [
-    "personalised routing (PersonalizedRouter)",
     "pheromone specialists (AMRO-S)",
     "prompt-strategy routing (RoutingGen)",
     "multi-model aggregation (Router-R1 / FusionFactory / TCAR)",
@@ -72,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             f"oracle gap closed {s.oracle_gap_closed:.3f}, best-single quality at "
             f"{'never' if ratio is None else f'{ratio:.3f}x'} its cost (baseline: <= 1x)"
         )
+    misses += not personalised(Path(args.data).parent / "routeprofile", seed=args.seed, console=console)
     misses += not session_budgets(
         data, best_model=report.dataset.best_single, seed=args.seed, console=console
     )
@@ -79,6 +89,55 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"---- {method}: not built yet")
     console.print(f"{len(specs)} routers x {args.cv} folds in {(time.perf_counter() - start) / 60:.1f} min")
     return 1 if misses else 0
+
+
+def personalised(folder: Path, *, seed: int, console: Console) -> bool:
+    """The personalised-routing line; True when per-tenant preferences >= the global router."""
+    from pointsman.data.dataset import normalize_prompt
+    from pointsman.data.pairwise import load_preferences
+    from pointsman.policy.personal import Judgement, PersonalPreferences
+    from pointsman.routers.base import Queries
+    from pointsman.routers.registry import make_router
+
+    scored = load_dataset(folder)
+    prefs = load_preferences(folder / "pairwise_training_data_standard.json")
+    asked = {normalize_prompt(p.query) for p in prefs}
+    router = make_router("knn").fit(
+        scored.subset([i for i, p in enumerate(scored.prompts) if normalize_prompt(p) not in asked])
+    )
+    names = router.model_names
+    queries = sorted({p.query for p in prefs})
+    predicted = dict(zip(queries, router.predict(Queries(queries)), strict=True))
+    family = {task: tenant for tenant, tasks in TENANTS.items() for task in tasks}
+    held = set(np.random.default_rng(seed).choice(queries, len(queries) // 2, replace=False))
+    judged = [
+        (
+            p.query in held,
+            Judgement(family[p.task], names.index(p.better), names.index(p.worse), predicted[p.query]),
+        )
+        for p in prefs
+        if p.task in family
+    ]
+    model = PersonalPreferences(len(names)).fit([j for test, j in judged if not test])
+    test = [j for is_test, j in judged if is_test]
+
+    def accuracy(tenant_known: bool, js: list[Judgement]) -> float:
+        return float(np.mean([
+            model.prefers(j.tenant if tenant_known else None, j.quality, j.better, j.worse) > 0.5 for j in js
+        ]))  # fmt: skip
+
+    per = ", ".join(
+        f"{t} {accuracy(True, js):.3f} vs {accuracy(False, js):.3f}"
+        for t in TENANTS
+        if (js := [j for j in test if j.tenant == t])
+    )
+    mine, glob = accuracy(True, test), accuracy(False, test)
+    ok = mine >= glob
+    console.print(
+        f"{'OK  ' if ok else 'MISS'} personalised routing: held-out pairwise accuracy {mine:.3f} vs the global "
+        f"router's {glob:.3f} on {len(test)} judgements ({per}) (baseline: the global router)"
+    )
+    return ok
 
 
 def session_budgets(data: RoutingDataset, *, best_model: str, seed: int, console: Console) -> bool:
