@@ -105,6 +105,8 @@ class GatewayApp:
                     {"kind": "route", "profile": default, "rules": [r.name for r in gw.decider.rules]},
                 )
             )
+        else:  # no profile: `auto` tries the backends in config order
+            data.append(_model("auto", t, {"kind": "route", "profile": None, "order": list(gw.decider.order)}))
         for name, p in gw.profiles.items():
             data.append(
                 _model(

@@ -47,11 +47,11 @@ class TokenBucket:
 
     __slots__ = ("capacity", "per_second", "tokens", "stamp")
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, now: float | None = None) -> None:
         self.capacity = float(rate)
         self.per_second = rate / 60.0
         self.tokens = float(rate)
-        self.stamp = time.monotonic()
+        self.stamp = time.monotonic() if now is None else now
 
     def take(self, now: float) -> float:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
@@ -128,7 +128,8 @@ class Gatekeeper:
         if bucket is None:
             if len(self._buckets) >= MAX_BUCKETS:
                 self._prune(now)
-            bucket = self._buckets[principal.limit_key] = TokenBucket(principal.rpm or 0)
+            # Stamped `now`, not later: a full bucket must not start a hair short of its first token.
+            bucket = self._buckets[principal.limit_key] = TokenBucket(principal.rpm or 0, now)
         wait = bucket.take(now)
         if wait:
             retry = max(1, math.ceil(wait))
