@@ -14,8 +14,8 @@ class Timeouts(BaseModel):
     """Seconds. `first_byte`: from sending the request to the first streamed chunk (a non-streaming answer
     arrives all at once, so it must arrive within `first_byte`); `idle`: the longest gap between two streamed
     chunks; `total`: the whole call, stream included; `queue`: how long a request waits for a free slot when
-    `max_concurrency` calls are in flight before the backend counts as saturated and the next model is
-    tried."""
+    `max_concurrency` calls are in flight before the backend counts as saturated (a 503 with Retry-After, or
+    the next model when the route profile allows a `spill`)."""
 
     model_config = ConfigDict(extra="forbid")
 
