@@ -70,7 +70,12 @@ def test_a_base_url_with_the_endpoint_is_refused_with_the_fix() -> None:
 
 def test_check_and_serve_refuse_an_unset_api_key_env_without_a_traceback(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("POINTSMAN_TEST_UNSET_KEY", raising=False)
-    backend = {"name": "a", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key_env": "POINTSMAN_TEST_UNSET_KEY"}
+    backend = {
+        "name": "a",
+        "kind": "openai",
+        "base_url": "http://127.0.0.1:9",
+        "api_key_env": "POINTSMAN_TEST_UNSET_KEY",
+    }
     path = write(tmp_path, {"backends": [backend]})
     for args in (["config", "check", str(path)], ["serve", str(path)], ["serve", "--config", str(path)]):
         result = cli(*args)
@@ -79,7 +84,10 @@ def test_check_and_serve_refuse_an_unset_api_key_env_without_a_traceback(tmp_pat
         assert "Traceback" not in result.output
     checked = cli("config", "check", "--no-env", "--config", str(path))
     assert checked.exit_code == 0, checked.output
-    assert "warning:" in checked.output and "model 'auto' tries the backends in config order (a)" in checked.output
+    assert (
+        "warning:" in checked.output
+        and "model 'auto' tries the backends in config order (a)" in checked.output
+    )
     assert "requests go to http://127.0.0.1:9/chat/completions" in checked.output  # a bare OpenAI host
 
 
@@ -90,7 +98,10 @@ def test_auto_without_profiles_tries_the_backends_in_config_order(ups, start_gat
     )
     assert raw.parse().model == "m0" and raw.headers["x-pointsman-route"] == "direct"
     ups[0].set_fault("status=500")
-    assert client(gw).chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}]).model == "m1"
+    assert (
+        client(gw).chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}]).model
+        == "m1"
+    )
     auto = client(gw).models.retrieve("auto")
     assert auto.pointsman == {"kind": "route", "profile": None, "order": ["m0", "m1"]}  # type: ignore[attr-defined]
 
@@ -115,15 +126,31 @@ def test_a_message_without_content_is_refused_naming_its_index(gateway, ups) -> 
     assert resp.status_code == 400
     assert resp.json()["error"]["param"] == "messages[1].content"
     assert resp.json()["error"]["code"] == "missing_required_parameter"
-    call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
-    ok = hello(gateway, messages=[{"role": "user", "content": "x"}, call, {"role": "tool", "tool_call_id": "c1", "content": "4"}])
+    call = {
+        "role": "assistant",
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    ok = hello(
+        gateway,
+        messages=[
+            {"role": "user", "content": "x"},
+            call,
+            {"role": "tool", "tool_call_id": "c1", "content": "4"},
+        ],
+    )
     assert ok.status_code == 200, ok.text  # an assistant turn with tool calls needs no content
-    assert not any(m.get("content") is None and m["role"] == "user" for r in ups[0].requests() for m in r.body["messages"])
+    assert not any(
+        m.get("content") is None and m["role"] == "user"
+        for r in ups[0].requests()
+        for m in r.body["messages"]
+    )
 
 
 def _failing(ups, start_gateway, **debug):
     backends = backends_yaml(ups, retry={"attempts": 2, "backoff": 0.01})[:2]
-    backends.append({"name": "gone", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "timeouts": {"connect": 1}})
+    backends.append(
+        {"name": "gone", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "timeouts": {"connect": 1}}
+    )
     ups[0].set_fault("status=500")
     ups[1].set_fault("status=503")
     return start_gateway(
@@ -153,7 +180,11 @@ def test_the_all_failed_error_is_safe_and_names_each_attempt_once(ups, start_gat
 def test_debug_upstream_errors_adds_the_detail(ups, start_gateway) -> None:
     gw = _failing(ups, start_gateway, upstream_errors=True)
     message = hello(gw).json()["error"]["message"]
-    assert message.startswith("No model could answer") and "upstream said:" in message and "127.0.0.1:9" in message
+    assert (
+        message.startswith("No model could answer")
+        and "upstream said:" in message
+        and "127.0.0.1:9" in message
+    )
 
 
 # -- 8. models.retrieve, trailing slashes, request ids ---------------------------------------------------
@@ -174,9 +205,15 @@ def test_models_retrieve_trailing_slash_and_the_clients_request_ids(gateway) -> 
         headers={"x-request-id": "client-42", "traceparent": trace},
     )
     assert resp.status_code == 200, resp.text
-    assert resp.headers["x-client-request-id"] == "client-42" and resp.headers["x-request-id"].startswith("req_")
+    assert resp.headers["x-client-request-id"] == "client-42" and resp.headers["x-request-id"].startswith(
+        "req_"
+    )
     [row] = wait_for_rows(gateway, 1)
-    assert (row.request_id, row.client_request_id, row.traceparent) == (resp.headers["x-request-id"], "client-42", trace)
+    assert (row.request_id, row.client_request_id, row.traceparent) == (
+        resp.headers["x-request-id"],
+        "client-42",
+        trace,
+    )
 
 
 # -- 9, 10. auth on every endpoint; the tenant of a rate-limited request ---------------------------------
@@ -204,8 +241,13 @@ def test_with_auth_models_need_a_key_and_metrics_ready_an_admin_key(ups, start_g
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "not_admin"
         assert httpx.get(gw.url + path, headers=bearer(ADMIN_KEY)).status_code == 200
     assert httpx.get(gw.url + "/health").status_code == 200
-    probes = start_gateway({"backends": backends_yaml(ups), "auth": _keys(public_endpoints=["health", "ready", "metrics"])})
-    assert httpx.get(probes.url + "/metrics").status_code == 200 and httpx.get(probes.url + "/ready").status_code == 200
+    probes = start_gateway(
+        {"backends": backends_yaml(ups), "auth": _keys(public_endpoints=["health", "ready", "metrics"])}
+    )
+    assert (
+        httpx.get(probes.url + "/metrics").status_code == 200
+        and httpx.get(probes.url + "/ready").status_code == 200
+    )
     assert httpx.get(probes.url + "/v1/models").status_code == 401
 
 
@@ -256,10 +298,14 @@ def test_an_explicit_spill_is_shown_and_counted(ups, start_gateway) -> None:
 
 
 def test_retries_fallbacks_and_skips_are_separate_counters(ups, start_gateway) -> None:
-    backends = backends_yaml(ups, retry={"attempts": 2, "backoff": 0.01}, breaker={"failures": 2, "cooldown": 30})
+    backends = backends_yaml(
+        ups, retry={"attempts": 2, "backoff": 0.01}, breaker={"failures": 2, "cooldown": 30}
+    )
     gw = start_gateway({"backends": backends, "profiles": [{"name": "p", "candidates": ["m0", "m1"]}]})
     ups[0].set_fault("status=500")
-    assert hello(gw).json()["model"] == "m1"  # m0 twice (one retry), then a fallback to m1; m0's breaker opens
+    assert (
+        hello(gw).json()["model"] == "m1"
+    )  # m0 twice (one retry), then a fallback to m1; m0's breaker opens
     assert hello(gw).json()["model"] == "m1"  # m0 skipped
     metrics = httpx.get(gw.url + "/metrics").text
     assert 'pointsman_retries_total{code="upstream_500",model="m0"} 1.0' in metrics

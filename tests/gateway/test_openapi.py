@@ -48,7 +48,9 @@ def test_real_responses_match_the_spec(gateway, spec) -> None:
     check(spec, "Health", httpx.get(url + "/health").json())
     check(spec, "Ready", httpx.get(url + "/ready").json())
     model = spec["paths"]["/v1/models/{model}"]["get"]["responses"]["200"]["content"]["application/json"]
-    jsonschema.validate(httpx.get(url + "/v1/models/m0").json(), {**model["schema"], "components": spec["components"]})
+    jsonschema.validate(
+        httpx.get(url + "/v1/models/m0").json(), {**model["schema"], "components": spec["components"]}
+    )
     check(spec, "Error", httpx.get(url + "/v1/models/nope").json())
     assert set(spec["paths"]) == {
         "/v1/chat/completions",

@@ -473,7 +473,9 @@ class Dispatcher:
                     continue
                 if ceiling is not None and _price(member) > ceiling:
                     attempts.append(
-                        Attempt(name, "skipped", "spill_ceiling", f"priced above the spill ceiling {ceiling:g}")
+                        Attempt(
+                            name, "skipped", "spill_ceiling", f"priced above the spill ceiling {ceiling:g}"
+                        )
                     )
                     continue
                 if not member.breaker.allow():

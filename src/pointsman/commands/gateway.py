@@ -8,7 +8,9 @@ import typer
 
 # Both commands take the file either way: `serve FILE`, `serve --config FILE`, `config check FILE`, ...
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Gateway config file (YAML).", exists=False)
-CONFIG_ARGUMENT = typer.Argument(None, help="Gateway config file (YAML); or give --config.", show_default=False)
+CONFIG_ARGUMENT = typer.Argument(
+    None, help="Gateway config file (YAML); or give --config.", show_default=False
+)
 
 
 def _config_path(argument: Path | None, option: Path | None) -> Path:

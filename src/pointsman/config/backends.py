@@ -58,7 +58,7 @@ def _api_root(name: str, kind: str, url: str) -> str:
             f"backend {name!r}: base_url is the API root; the backend appends {endpoint!r} itself: "
             f"use {url.removesuffix(endpoint)!r}"
         )
-    scheme, _, rest = url.partition("://")
+    rest = url.partition("://")[2]
     if "/" not in rest and kind in _BARE_HOST_ROOT:
         url += _BARE_HOST_ROOT[kind]
     return url

@@ -77,7 +77,9 @@ class GatewayApp:
     # -- routes ---------------------------------------------------------------------------------------
 
     async def models(self, request: Request) -> Response:
-        return self._guard(request, "models", admin=False) or _json({"object": "list", "data": self._models()})
+        return self._guard(request, "models", admin=False) or _json(
+            {"object": "list", "data": self._models()}
+        )
 
     async def model(self, request: Request) -> Response:
         """`GET /v1/models/{id}` (the SDKs' `models.retrieve`)."""
@@ -106,7 +108,9 @@ class GatewayApp:
                 )
             )
         else:  # no profile: `auto` tries the backends in config order
-            data.append(_model("auto", t, {"kind": "route", "profile": None, "order": list(gw.decider.order)}))
+            data.append(
+                _model("auto", t, {"kind": "route", "profile": None, "order": list(gw.decider.order)})
+            )
         for name, p in gw.profiles.items():
             data.append(
                 _model(

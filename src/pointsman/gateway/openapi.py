@@ -295,9 +295,14 @@ def openapi_spec() -> dict[str, Any]:
                 "get": {
                     "operationId": "retrieveModel",
                     "summary": "one entry of the model list (the SDKs' `models.retrieve`)",
-                    "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [
+                        {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
                     "responses": {
-                        "200": {"description": "the model", "content": {"application/json": {"schema": _MODEL}}},
+                        "200": {
+                            "description": "the model",
+                            "content": {"application/json": {"schema": _MODEL}},
+                        },
                         "404": _error_response("no such model"),
                     },
                 }

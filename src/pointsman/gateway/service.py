@@ -217,7 +217,9 @@ class Gateway:
         ex.attempts = list(getattr(exc, "attempts", ()))
         headers = {"retry-after": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
         message = self._detail(ex, exc, safe_message(exc, ex.attempts))
-        return APIError(exc.status, message, code=exc.code, param=getattr(exc, "param", None), headers=headers)
+        return APIError(
+            exc.status, message, code=exc.code, param=getattr(exc, "param", None), headers=headers
+        )
 
     def stream_failure(self, ex: Exchange, model: str, exc: BackendError) -> APIError:
         """The final SSE error event of a stream that died after its first byte."""
