@@ -25,7 +25,8 @@ def machine_problems(cfg: GatewayConfig) -> list[Problem]:
             out.append(
                 Problem(
                     ("backends", i, "api_key_env"),
-                    f"the environment variable {b.api_key_env} is not set: export it before `pointsman serve`",
+                    f"the environment variable {b.api_key_env} is not set: export it before `pointsman serve` "
+                    "(`config check --no-env` checks the rest)",
                 )
             )
         if b.kind == "llamacpp" and b.model_path:
