@@ -271,10 +271,11 @@ def _busy(ups, start_gateway, spill: dict | None):
     profile = {"name": "p", "candidates": ["m0", "m1"], **({"spill": spill} if spill else {})}
     gw = start_gateway({"backends": backends, "profiles": [profile]})
     ups[0].inject("first_byte_delay=1.0")
+    before = len(ups[0].requests())
     slow = threading.Thread(target=hello, args=(gw,))
     slow.start()
     deadline = time.monotonic() + 5
-    while not ups[0].requests() and time.monotonic() < deadline:  # m0's one slot is taken
+    while len(ups[0].requests()) == before and time.monotonic() < deadline:  # m0's one slot is taken
         time.sleep(0.01)
     resp = hello(gw)
     slow.join()
