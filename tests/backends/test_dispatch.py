@@ -250,7 +250,7 @@ async def test_an_upstream_context_length_error_falls_back(
     assert pair.states()["a"].consecutive_failures == 0  # the backend answered: not its fault
 
 
-async def test_saturated_backend_falls_back_or_waits_for_a_slot(
+async def test_saturated_backend_answers_503_spills_when_allowed_or_waits_for_a_slot(
     upstream: UpstreamServer, upstream_b: UpstreamServer
 ) -> None:
     dispatcher = await make_dispatcher(("a", upstream, {"max_concurrency": 1}), ("b", upstream_b, {}))
@@ -258,8 +258,13 @@ async def test_saturated_backend_falls_back_or_waits_for_a_slot(
     slow = asyncio.create_task(dispatcher.complete(["a", "b"], chat()))
     await asyncio.sleep(0.05)
     assert dispatcher.states()["a"].in_flight == 1
-    outcome = await dispatcher.complete(["a", "b"], chat())  # queue wait is 0.05 s in tests
+    with pytest.raises(AllBackendsFailed) as saturated:  # by default a saturated model does not spill
+        await dispatcher.complete(["a", "b"], chat())  # queue wait is 0.05 s in tests
+    assert saturated.value.status == 503 and saturated.value.code == "saturated"
+    assert saturated.value.retry_after and [a.model for a in saturated.value.attempts] == ["a"]
+    outcome = await dispatcher.complete(["a", "b"], chat(), spill=100.0)  # an explicit spill goes on
     assert outcome.model == "b" and outcome.attempts[0].code == "saturated"
+    assert outcome.spilled_from == "a"
     assert (await slow).model == "a" and dispatcher.states()["a"].in_flight == 0
     patient = await make_dispatcher(("a", upstream, {"max_concurrency": 1, "timeouts": {"queue": 1.0}}))
     upstream.inject("first_byte_delay=0.2")

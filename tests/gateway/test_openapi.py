@@ -47,7 +47,19 @@ def test_real_responses_match_the_spec(gateway, spec) -> None:
     check(spec, "ModelList", httpx.get(url + "/v1/models").json())
     check(spec, "Health", httpx.get(url + "/health").json())
     check(spec, "Ready", httpx.get(url + "/ready").json())
-    assert set(spec["paths"]) == {"/v1/chat/completions", "/v1/models", "/health", "/ready", "/metrics"}
+    model = spec["paths"]["/v1/models/{model}"]["get"]["responses"]["200"]["content"]["application/json"]
+    jsonschema.validate(
+        httpx.get(url + "/v1/models/m0").json(), {**model["schema"], "components": spec["components"]}
+    )
+    check(spec, "Error", httpx.get(url + "/v1/models/nope").json())
+    assert set(spec["paths"]) == {
+        "/v1/chat/completions",
+        "/v1/models",
+        "/v1/models/{model}",
+        "/health",
+        "/ready",
+        "/metrics",
+    }
 
 
 def test_schemathesis_finds_nothing(gateway, tmp_path: Path) -> None:

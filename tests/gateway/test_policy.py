@@ -147,8 +147,8 @@ def test_resolution_order() -> None:
 
 def test_default_profile_and_no_profiles() -> None:
     assert decider(default_profile="b").decide_now(view(), "auto").route == "b"
-    with pytest.raises(BadModelRequest, match="needs a route profile"):
-        decider(profiles=[]).decide_now(view(), "auto")
+    static = decider(profiles=[]).decide_now(view(), "auto")  # no profile: the backends in config order
+    assert (static.route, static.model, static.fallbacks) == ("direct", "m1", ("m2",))
 
 
 def test_static_order_and_fallbacks() -> None:

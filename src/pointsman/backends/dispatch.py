@@ -3,8 +3,11 @@
 For each model of the ranking, in order:
 - skip it when its context window is too small for the prompt plus the requested output (`context_window`),
   when an upstream Retry-After asked us to hold off (`rate_limited`), when its circuit breaker is open
-  (`breaker_open`), or when `max_concurrency` calls are in flight and none ends within `timeouts.queue`
-  (`saturated`);
+  (`breaker_open`);
+- when `max_concurrency` calls are in flight and none ends within `timeouts.queue` (`saturated`), stop with
+  a 503 and Retry-After, unless the caller allows a spill (`spill`: a cost ceiling as a multiple of the
+  saturated model's price): then models priced above the ceiling are skipped (`spill_ceiling`) and the
+  next one within it is tried;
 - otherwise call it under its timeouts, retrying retryable failures (5xx, 429, resets, broken or garbled
   answers) up to `retry.attempts` tries with jittered exponential backoff; a Retry-After is honoured (never
   retried sooner), and one longer than `retry.max_backoff` moves on to the next model at once. A timeout is
@@ -61,6 +64,11 @@ class Outcome:
     stream_error: BackendError | None = None  # set when the stream died after its first chunk
 
     @property
+    def spilled_from(self) -> str | None:
+        """The saturated model this answer spilled over from, if it did."""
+        return next((a.model for a in self.attempts if a.code == "saturated"), None)
+
+    @property
     def fallbacks(self) -> list[str]:
         """The models tried (or skipped) before the one that answered, in order."""
         seen: list[str] = []
@@ -89,11 +97,13 @@ class AllBackendsFailed(BackendError):
         retryable: bool = True,
         retry_after: float | None = None,
         backend: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(
             message, status=status, code=code, retryable=retryable, retry_after=retry_after, backend=backend
         )
         self.attempts = attempts
+        self.param = param  # the request field at fault (max_tokens when only the output does not fit)
 
 
 @dataclass
@@ -148,6 +158,22 @@ class _Member:
                 log.warning(
                     "backend %s: circuit breaker %s after %s", self.name, self.breaker.state, err.code
                 )
+
+
+def tried(attempts: Sequence[Attempt]) -> str:
+    """`a: upstream_500 (2 tries); b: timeout`: each model once per outcome, in order."""
+    groups: list[list] = []
+    for a in attempts:
+        code = a.code or a.outcome
+        if groups and groups[-1][0] == (a.model, code):
+            groups[-1][1] += 1
+        else:
+            groups.append([(a.model, code), 1])
+    return "; ".join(f"{m}: {c}" + (f" ({n} tries)" if n > 1 else "") for (m, c), n in groups)
+
+
+def _price(member: _Member) -> float:
+    return member.config.input_price + member.config.output_price
 
 
 def _timeout_error(member: _Member, what: str, seconds: float) -> BackendError:
@@ -373,10 +399,12 @@ class Dispatcher:
         *,
         prompt_tokens: int | None = None,
         bodies: Mapping[str, ChatBody] | None = None,
+        spill: float | None = None,
     ) -> Outcome:
         """A non-streaming answer from the first model of `ranking` that can give one. `bodies`: what some
-        backends get instead of `body` (the redact guard's version for untrusted ones)."""
-        return await self._dispatch(ranking, body, prompt_tokens, streaming=False, bodies=bodies)
+        backends get instead of `body` (the redact guard's version for untrusted ones); `spill`: see the
+        module docstring (None: a saturated model ends the dispatch)."""
+        return await self._dispatch(ranking, body, prompt_tokens, streaming=False, bodies=bodies, spill=spill)
 
     async def stream(
         self,
@@ -385,9 +413,10 @@ class Dispatcher:
         *,
         prompt_tokens: int | None = None,
         bodies: Mapping[str, ChatBody] | None = None,
+        spill: float | None = None,
     ) -> Outcome:
         """A streamed answer; returns once its first chunk has arrived (fallback happens only before that)."""
-        return await self._dispatch(ranking, body, prompt_tokens, streaming=True, bodies=bodies)
+        return await self._dispatch(ranking, body, prompt_tokens, streaming=True, bodies=bodies, spill=spill)
 
     # -- the dispatch loop -----------------------------------------------------------------------------------
     async def _dispatch(
@@ -397,6 +426,7 @@ class Dispatcher:
         prompt_tokens: int | None,
         streaming: bool,
         bodies: Mapping[str, ChatBody] | None = None,
+        spill: float | None = None,
     ) -> Outcome:
         if self._closing:
             raise AllBackendsFailed(
@@ -406,6 +436,8 @@ class Dispatcher:
         attempts: list[Attempt] = []
         last_error: BackendError | None = None
         needed: int | None = None
+        output_bound = False  # some model would fit the prompt, just not the requested output too
+        ceiling: float | None = None  # after a saturated model: the highest price a spill may go to
         hold: float | None = None  # shortest Retry-After hold among skipped models
         self._active += 1
         try:
@@ -420,6 +452,7 @@ class Dispatcher:
                         base = prompt_tokens if prompt_tokens is not None else estimate_prompt_tokens(body)
                         needed = base + requested_output_tokens(body)
                     if needed > window:
+                        output_bound = output_bound or needed - requested_output_tokens(body) <= window
                         attempts.append(
                             Attempt(
                                 name,
@@ -438,6 +471,13 @@ class Dispatcher:
                         )
                     )
                     continue
+                if ceiling is not None and _price(member) > ceiling:
+                    attempts.append(
+                        Attempt(
+                            name, "skipped", "spill_ceiling", f"priced above the spill ceiling {ceiling:g}"
+                        )
+                    )
+                    continue
                 if not member.breaker.allow():
                     attempts.append(Attempt(name, "skipped", "breaker_open", "circuit breaker open"))
                     continue
@@ -452,14 +492,33 @@ class Dispatcher:
                         attempts.append(
                             Attempt(name, "skipped", "saturated", f"{member.limit.limit} calls in flight")
                         )
+                        if spill is None:
+                            raise self._saturated(member, attempts)
+                        if ceiling is None:
+                            ceiling = spill * _price(member)
                         continue
                 payload = bodies.get(name, body) if bodies else body
                 outcome, last_error = await self._call(member, payload, streaming, attempts, start)
                 if outcome is not None:
                     return outcome
-            raise self._give_up(attempts, last_error, hold)
+            param = None
+            if output_bound:
+                param = "max_completion_tokens" if body.get("max_completion_tokens") else "max_tokens"
+            raise self._give_up(attempts, last_error, hold, param)
         finally:
             self._active -= 1
+
+    @staticmethod
+    def _saturated(member: _Member, attempts: list[Attempt]) -> AllBackendsFailed:
+        wait = max(1, round(member.config.timeouts.queue * 2))
+        return AllBackendsFailed(
+            f"{member.name} is at capacity ({member.limit.limit} calls in flight); retry in {wait} s "
+            f"(tried {tried(attempts)})",
+            attempts=attempts,
+            status=503,
+            code="saturated",
+            retry_after=wait,
+        )
 
     async def _call(
         self, member: _Member, body: ChatBody, streaming: bool, attempts: list[Attempt], start: float
@@ -539,12 +598,13 @@ class Dispatcher:
 
     @staticmethod
     def _give_up(
-        attempts: list[Attempt], err: BackendError | None, hold: float | None = None
+        attempts: list[Attempt], err: BackendError | None, hold: float | None = None, param: str | None = None
     ) -> AllBackendsFailed:
-        tried = "; ".join(f"{a.model}: {a.code}" for a in attempts) or "no candidate models"
+        """`param`: the output-length field, when the prompt alone fits some model but not with that output."""
+        names = tried(attempts) or "no candidate models"
         if err is not None:
             return AllBackendsFailed(
-                f"{err.message} (tried {tried})",
+                f"{err.message} (tried {names})",
                 attempts=attempts,
                 status=err.status,
                 code=err.code,
@@ -553,14 +613,18 @@ class Dispatcher:
                 backend=err.backend,
             )
         codes = {a.code for a in attempts}
-        message = f"no backend could take the request ({tried})"
+        message = f"no backend could take the request ({names})"
         if codes == {"context_window"}:
+            what = "the prompt is too long for every candidate model"
+            if param:
+                what = f"{param} exceeds what every candidate model can produce for this prompt"
             return AllBackendsFailed(
-                f"the prompt is too long for every candidate model ({tried})",
+                f"{what} ({'; '.join(a.message or '' for a in attempts[:1])}; tried {names})",
                 attempts=attempts,
                 status=400,
                 code="context_length_exceeded",
                 retryable=False,
+                param=param,
             )
         if "rate_limited" in codes:
             return AllBackendsFailed(

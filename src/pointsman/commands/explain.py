@@ -65,6 +65,7 @@ def _fail(message: str) -> None:
 
 
 def _explain_one(explainer: Any, prompt: str, model: str, as_json: bool) -> None:
+    from pointsman.policy.conditions import config_text_tests
     from pointsman.policy.facts import summarize
     from pointsman.signals.base import RequestView
 
@@ -82,6 +83,8 @@ def _explain_one(explainer: Any, prompt: str, model: str, as_json: bool) -> None
         table.add_row(
             name, _short(value), f"{s['confidence']:.3f}", f"{s['ms']:.3f}", "yes" if name in read else ""
         )
+    for kind, looks_for in config_text_tests(explainer.policy.config.rules):  # inline tests, not signals
+        table.add_row(kind, "looks for " + _short(looks_for), "", "", "yes")
     console.print(table)
     d = result.decision
     if d is None:

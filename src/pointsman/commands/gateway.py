@@ -6,17 +6,37 @@ from pathlib import Path
 
 import typer
 
-CONFIG_OPTION = typer.Option(..., "--config", "-c", help="Gateway config file (YAML).", exists=False)
+# Both commands take the file either way: `serve FILE`, `serve --config FILE`, `config check FILE`, ...
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Gateway config file (YAML).", exists=False)
+CONFIG_ARGUMENT = typer.Argument(
+    None, help="Gateway config file (YAML); or give --config.", show_default=False
+)
 
 
-def _load(path: Path, *, policy: bool = False):
-    """The config (and with `policy`, its built signals and rules); config problems exit 2 with each named."""
+def _config_path(argument: Path | None, option: Path | None) -> Path:
+    if argument is not None and option is not None and argument != option:
+        raise typer.BadParameter(f"two config files given: {argument} and --config {option}")
+    path = argument or option
+    if path is None:
+        raise typer.BadParameter("give the gateway config file: FILE or --config FILE")
+    return path
+
+
+def _load(path: Path, *, policy: bool = False, machine: bool = False):
+    """The config (and with `policy`, its built signals and rules; with `machine`, what this machine must
+    have for it); config problems exit 2 with each named."""
     from rich.console import Console
 
     from pointsman.config.loader import ConfigError, load_config
 
     try:
         config = load_config(path)
+        if machine:
+            from pointsman.config.preflight import machine_problems
+
+            problems = machine_problems(config)
+            if problems:
+                raise config._source.error(problems)
         if not policy:
             return config
         from pointsman.policy.build import build_policy
@@ -31,25 +51,40 @@ def _load(path: Path, *, policy: bool = False):
 
 
 def serve(
+    file: Path = CONFIG_ARGUMENT,
     config: Path = CONFIG_OPTION,
     host: str = typer.Option(None, help="Override server.host."),
     port: int = typer.Option(None, help="Override server.port."),
 ) -> None:
-    """Start the gateway (OpenAI-compatible API) on CONFIG; Ctrl-C / SIGTERM drains and stops it."""
+    """Start the gateway (OpenAI-compatible API) on FILE; Ctrl-C / SIGTERM drains and stops it."""
     from pointsman.gateway.server import serve as run
 
-    _load(config, policy=True)[1].close()  # clear config errors (exit 2) before any server starts
-    run(config, host=host, port=port)
+    path = _config_path(file, config)
+    _load(path, policy=True, machine=True)[1].close()  # config problems: exit 2 before any server starts
+    run(path, host=host, port=port)
 
 
-def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) -> None:
-    """Validate a gateway config without starting anything (exit 0 valid, 2 invalid)."""
+def check(
+    file: Path = CONFIG_ARGUMENT,
+    config: Path = CONFIG_OPTION,
+    no_env: bool = typer.Option(
+        False, "--no-env", help="Skip what this machine must have (API key variables, model files)."
+    ),
+) -> None:
+    """Validate a gateway config without starting anything: everything `serve` would refuse (exit 0
+    valid, 2 invalid), and warnings about what may not be meant."""
     from rich.console import Console
 
-    cfg, policy = _load(file, policy=True)
+    from pointsman.config.preflight import advice
+    from pointsman.policy.conditions import config_text_tests
+
+    file = _config_path(file, config)
+    cfg, policy = _load(file, policy=True, machine=not no_env)
     policy.close()
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"[green]{file}: valid[/]")
+    for p in advice(cfg):
+        out.print(f"  [yellow]warning:[/] {p.render(str(file))}")
     out.print(f"  backends: {', '.join(f'{b.name} ({b.kind})' for b in cfg.backends)}")
     for p in cfg.profiles:
         how = "static order"
@@ -59,8 +94,9 @@ def check(file: Path = typer.Argument(..., help="Gateway config file (YAML).")) 
             how = f"router trained on first use on {p.selector.train.data}, {p.objective.describe()}"
         mark = " (default for 'auto')" if p.name == cfg.default_profile_name else ""
         out.print(f"  profile {p.name}{mark}: {', '.join(p.candidates)}; {how}", markup=False)
-    if policy.decider.signals:
-        out.print(f"  signals the rules read: {', '.join(policy.decider.signals)}")
+    read = list(dict.fromkeys([*policy.decider.signals, *(kind for kind, _ in config_text_tests(cfg.rules))]))
+    if read:
+        out.print(f"  signals the rules read: {', '.join(read)}")
     for r in policy.decider.rules:
         models = "every model" if r.models is None else ", ".join(sorted(r.models))
         does = (

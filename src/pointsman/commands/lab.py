@@ -150,21 +150,26 @@ def parse_router_params(items: list[str], routers: list[str]) -> dict[str, dict[
     return out
 
 
-def resolve_routers(text: str) -> list[str]:
+# The registered routers (routers/registry.py), named in --help without importing them all;
+# tests/routers check it against the registry.
+ROUTER_NAMES = "best-single, category, irt, knn, mf, mixture, mlp, oracle, random"
+
+
+def resolve_routers(text: str, flag: str = "--routers") -> list[str]:
     from pointsman.evaluate.crossval import evaluable_routers
     from pointsman.routers.registry import router_names
 
     known = router_names()
-    if text.strip() == "all":
+    if text.strip() == "all" and flag == "--routers":
         return evaluable_routers()
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(
-            f"--routers: unknown router {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
-        )
+        raise UsageError(f"{flag}: unknown router {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
     if not names:
-        raise UsageError("--routers: name at least one router, or 'all'")
+        raise UsageError(f"{flag}: name at least one router" + (", or 'all'" if flag == "--routers" else ""))
+    if flag == "--router" and len(names) > 1:
+        raise UsageError(f"--router: one router, got {', '.join(names)}")
     return names
 
 
@@ -195,7 +200,9 @@ def eval_command(
     data: Path = typer.Option(..., "--data", "-d", help=DATA_HELP),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
-    routers: str = typer.Option("all", "--routers", "-r", help="'all' or a comma-separated list of routers."),
+    routers: str = typer.Option(
+        "all", "--routers", "-r", help=f"'all' or a comma-separated list of: {ROUTER_NAMES}."
+    ),
     param: list[str] = typer.Option(
         [], "--param", "-p", help="A router parameter, router.key=value (repeat)."
     ),
@@ -304,7 +311,7 @@ def _num(x: float | None) -> str:
 
 def train_command(
     data: Path = typer.Option(..., "--data", "-d", help=DATA_HELP),
-    router: str = typer.Option(..., "--router", "-r", help="Router name (see `pointsman eval --help`)."),
+    router: str = typer.Option(..., "--router", "-r", help=f"Router name: {ROUTER_NAMES}."),
     output: Path = typer.Option(..., "--output", "-o", help="Router file to write."),
     param: list[str] = typer.Option([], "--param", "-p", help="A router parameter, key=value (repeat)."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
@@ -325,7 +332,7 @@ def train_command(
 
     console = Console()
     with clean_errors():
-        resolve_routers(router)
+        resolve_routers(router, "--router")
         spec = RouterSpec(router, parse_pairs(param, "--param"))
         spec.make()
         targets = [parse_objective(t) for t in objective]

@@ -14,8 +14,8 @@ class Timeouts(BaseModel):
     """Seconds. `first_byte`: from sending the request to the first streamed chunk (a non-streaming answer
     arrives all at once, so it must arrive within `first_byte`); `idle`: the longest gap between two streamed
     chunks; `total`: the whole call, stream included; `queue`: how long a request waits for a free slot when
-    `max_concurrency` calls are in flight before the backend counts as saturated and the next model is
-    tried."""
+    `max_concurrency` calls are in flight before the backend counts as saturated (a 503 with Retry-After, or
+    the next model when the route profile allows a `spill`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +41,29 @@ class BreakerPolicy(BaseModel):
     cooldown: PositiveFloat = Field(10.0, description="seconds open before a half-open probe")
 
 
+# What each HTTP kind appends to base_url, and the API root a bare host stands for.
+ENDPOINTS = {"openai": "/chat/completions", "anthropic": "/messages"}
+_BARE_HOST_ROOT = {"anthropic": "/v1"}  # Anthropic's API lives only under /v1
+
+
+def _api_root(name: str, kind: str, url: str) -> str:
+    """`base_url` as the API root the backend appends its endpoint to. A bare Anthropic host gets its `/v1`;
+    a URL that already ends in the endpoint is refused with the fix (it would be called twice)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"backend {name!r}: base_url must start with http:// or https://, got {url!r}")
+    url = url.rstrip("/")
+    endpoint = ENDPOINTS.get(kind)
+    if endpoint and url.endswith(endpoint):
+        raise ValueError(
+            f"backend {name!r}: base_url is the API root; the backend appends {endpoint!r} itself: "
+            f"use {url.removesuffix(endpoint)!r}"
+        )
+    rest = url.partition("://")[2]
+    if "/" not in rest and kind in _BARE_HOST_ROOT:
+        url += _BARE_HOST_ROOT[kind]
+    return url
+
+
 class BackendConfig(BaseModel):
     """A model the gateway can call. `name` is what clients, routers and route profiles call it."""
 
@@ -48,7 +71,11 @@ class BackendConfig(BaseModel):
 
     name: str = Field(min_length=1)
     kind: Literal["openai", "anthropic", "llamacpp", "replay"]
-    base_url: str | None = Field(None, description="HTTP kinds: e.g. http://localhost:8000/v1")
+    base_url: str | None = Field(
+        None,
+        description="HTTP kinds: the API root, e.g. http://localhost:8000/v1 (the backend appends "
+        "/chat/completions or /messages; a bare Anthropic host means its /v1)",
+    )
     model: str | None = Field(None, description="the upstream's model id; defaults to `name`")
     model_path: str | None = Field(
         None, description="llamacpp: a GGUF file, or 'smollm2' for the bundled one"
@@ -74,10 +101,8 @@ class BackendConfig(BaseModel):
         needed = _REQUIRED.get(self.kind)
         if needed is not None and not getattr(self, needed):
             raise ValueError(f"backend {self.name!r}: {needed} is required for kind {self.kind!r}")
-        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"backend {self.name!r}: base_url must start with http:// or https://, got {self.base_url!r}"
-            )
+        if self.base_url is not None:
+            self.base_url = _api_root(self.name, self.kind, self.base_url)
         return self
 
     @property

@@ -80,6 +80,15 @@ class SelectorConfig(_Strict):
         return self.router is not None or self.train is not None
 
 
+class SpillConfig(_Strict):
+    """Let a request whose model is saturated (`max_concurrency` calls in flight for `timeouts.queue`) go
+    on down the ranking, to models priced at most `max_cost_ratio` times the saturated one."""
+
+    max_cost_ratio: PositiveFloat = Field(
+        description="the ceiling: input+output price per 1M tokens, as a multiple of the saturated model's"
+    )
+
+
 class ProfileConfig(_Strict):
     name: str = Field(min_length=1)
     candidates: list[str] = Field(min_length=1, description="backend names this profile may choose")
@@ -94,6 +103,9 @@ class ProfileConfig(_Strict):
         ge=0,
         lt=1,
         description="probability of a uniformly random candidate (logged, for off-policy evaluation)",
+    )
+    spill: SpillConfig | None = Field(
+        None, description="absent: a saturated model answers 503 with Retry-After, never a pricier spill"
     )
     description: str = ""
 
@@ -221,6 +233,11 @@ class DebugConfig(_Strict):
         description="answer `x-pointsman-debug: signals` requests with an `x-pointsman-signals` header "
         "(every computed signal's value, confidence and latency; never content)",
     )
+    upstream_errors: bool = Field(
+        False,
+        description="add the upstream's own error text to client errors (it can hold internal URLs and "
+        "bodies; it is always in the log and the decision record)",
+    )
 
 
 # -- auth, limits, store ---------------------------------------------------------------------------------
@@ -233,6 +250,7 @@ class ApiKeyConfig(_Strict):
     sha256: str = Field(description="hex SHA-256 of the key (`pointsman config new-key` makes one)")
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
+    admin: bool = Field(False, description="may read the operator endpoints (/metrics, /ready, ...)")
 
     @field_validator("sha256")
     @classmethod
@@ -243,9 +261,18 @@ class ApiKeyConfig(_Strict):
         return v
 
 
+# Endpoints besides chat that `auth.public_endpoints` can open to callers without a key.
+PublicEndpoint = Literal["health", "ready", "metrics", "models", "openapi"]
+
+
 class AuthConfig(_Strict):
     enabled: bool = False
     keys: list[ApiKeyConfig] = Field(default_factory=list)
+    public_endpoints: list[PublicEndpoint] = Field(
+        default_factory=lambda: ["health", "openapi"],
+        description="answered without a key when auth is on; otherwise models needs a valid key, and "
+        "ready and metrics an admin key",
+    )
 
     @model_validator(mode="after")
     def _keys_when_on(self) -> AuthConfig:

@@ -7,11 +7,13 @@ Relative paths in the file (router files, the SQLite file, replay data, GGUF fil
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pointsman.config.gateway import GatewayConfig, ProfileConfig, RuleConfig
 from pointsman.config.problems import ConfigError, Loc, Problem, Source, format_loc, line_of
@@ -67,7 +69,7 @@ def _from_pydantic(err: dict[str, Any], root: yaml.Node | None) -> Problem:
     loc = tuple(p for p in err["loc"] if isinstance(p, int) or not ("[" in p or p.startswith("function-")))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + _did_you_mean(loc)
     elif err["type"] == "missing":
         msg = "required key is missing"
     elif (
@@ -79,12 +81,43 @@ def _from_pydantic(err: dict[str, Any], root: yaml.Node | None) -> Problem:
     return Problem(loc, msg, line_of(root, loc))
 
 
+def _did_you_mean(loc: Loc) -> str:
+    """` (did you mean 'requests_per_minute'?)` for a misspelt key, from the keys its section has."""
+    if not loc or not isinstance(loc[-1], str):
+        return ""
+    keys = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(loc[-1], keys, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(keys)})" if keys else ""
+
+
+def _keys_at(loc: Loc) -> list[str]:
+    """The keys the config section at `loc` takes ([] when it is not a fixed section)."""
+    model: type[BaseModel] | None = GatewayConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        model = _section(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()] if model is not None else []
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside `X`, `X | None` or `list[X]` (not a dict's values: their keys are free)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) is dict:
+        return None
+    return next((m for a in typing.get_args(annotation) if (m := _section(a)) is not None), None)
+
+
 # -- references between sections --------------------------------------------------------------------
 
 
 def check_references(cfg: GatewayConfig) -> list[Problem]:
     out: list[Problem] = []
-    backends = [b.name for b in cfg.backends]
+    backends = list(dict.fromkeys(b.name for b in cfg.backends))  # a duplicate is reported once, below
     known = set(backends)
     profiles = [p.name for p in cfg.profiles]
 
@@ -92,9 +125,16 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
         if name not in known:
             out.append(Problem(loc, f"unknown backend {name!r} (known: {', '.join(backends)})"))
 
-    for i, name in enumerate(backends):
-        if backends.index(name) != i:
-            out.append(Problem(("backends", i, "name"), f"duplicate backend name {name!r}"))
+    names = [b.name for b in cfg.backends]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            out.append(
+                Problem(
+                    ("backends", i, "name"),
+                    f"duplicate backend name {name!r} (also backends[{names.index(name)}]): give each a "
+                    "distinct name",
+                )
+            )
     for i, p in enumerate(cfg.profiles):
         loc: Loc = ("profiles", i)
         if profiles.index(p.name) != i:

@@ -38,6 +38,7 @@ class GatewayApp:
         self.other = Starlette(
             routes=[
                 Route("/v1/models", self.models, methods=["GET"]),
+                Route("/v1/models/{model:path}", self.model, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route("/ready", self.ready, methods=["GET"]),
                 Route("/metrics", self.metrics, methods=["GET"]),
@@ -47,12 +48,23 @@ class GatewayApp:
             exception_handlers={HTTPException: self.http_error, Exception: self.internal_error},
             lifespan=self.lifespan,
         )
+        self.other.router.redirect_slashes = False  # a trailing slash is served below, never a bare 307
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in CHAT_PATHS and scope["method"] == "POST":
             await self.chat(scope, receive, send)
+        elif scope["type"] == "http" and len(scope["path"]) > 1 and scope["path"].endswith("/"):
+            await self(_without_slash(scope), receive, send)  # `/v1/models/` is `/v1/models`
         else:
             await self.other(scope, receive, send)
+
+    def _guard(self, request: Request, endpoint: str, *, admin: bool) -> Response | None:
+        """The error response when the caller may not read `endpoint` (auth.public_endpoints), else None."""
+        try:
+            self.gateway.gatekeeper.endpoint(endpoint, request.headers.get("authorization"), admin=admin)
+        except APIError as exc:
+            return _error(exc)
+        return None
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -65,6 +77,25 @@ class GatewayApp:
     # -- routes ---------------------------------------------------------------------------------------
 
     async def models(self, request: Request) -> Response:
+        return self._guard(request, "models", admin=False) or _json(
+            {"object": "list", "data": self._models()}
+        )
+
+    async def model(self, request: Request) -> Response:
+        """`GET /v1/models/{id}` (the SDKs' `models.retrieve`)."""
+        denied = self._guard(request, "models", admin=False)
+        if denied is not None:
+            return denied
+        name = request.path_params["model"]
+        found = next((m for m in self._models() if m["id"] == name), None)
+        if found is None:
+            known = ", ".join(m["id"] for m in self._models())
+            return _error(
+                APIError(404, f"The model '{name}' does not exist; known: {known}", code="model_not_found")
+            )
+        return _json(found)
+
+    def _models(self) -> list[dict]:
         gw, t = self.gateway, self.created
         data = []
         default = gw.decider.default_profile
@@ -75,6 +106,10 @@ class GatewayApp:
                     t,
                     {"kind": "route", "profile": default, "rules": [r.name for r in gw.decider.rules]},
                 )
+            )
+        else:  # no profile: `auto` tries the backends in config order
+            data.append(
+                _model("auto", t, {"kind": "route", "profile": None, "order": list(gw.decider.order)})
             )
         for name, p in gw.profiles.items():
             data.append(
@@ -105,22 +140,29 @@ class GatewayApp:
                     owned_by=b.kind,
                 )
             )
-        return _json({"object": "list", "data": data})
+        return data
 
     async def health(self, request: Request) -> Response:
-        return _json({"status": "ok"})
+        return self._guard(request, "health", admin=True) or _json({"status": "ok"})
 
     async def ready(self, request: Request) -> Response:
+        denied = self._guard(request, "ready", admin=True)
+        if denied is not None:
+            return denied
         states = {name: _plain(s) for name, s in self.gateway.backend_states().items()}
         serving = any(str(s.get("breaker", "closed")) != "open" for s in states.values())
         ok = self.gateway.started and serving
         return _json({"status": "ready" if ok else "not_ready", "backends": states}, 200 if ok else 503)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(self.gateway.metrics.render(), media_type=CONTENT_TYPE)
+        return self._guard(request, "metrics", admin=True) or Response(
+            self.gateway.metrics.render(), media_type=CONTENT_TYPE
+        )
 
     async def openapi(self, request: Request) -> Response:
-        return Response(self._spec, media_type="application/json")
+        return self._guard(request, "openapi", admin=False) or Response(
+            self._spec, media_type="application/json"
+        )
 
     async def wrong_method(self, request: Request) -> Response:
         return _error(
@@ -151,6 +193,11 @@ def create_app(gateway: Gateway) -> GatewayApp:
 
 def _model(name: str, created: int, info: dict, owned_by: str = "pointsman") -> dict:
     return {"id": name, "object": "model", "created": created, "owned_by": owned_by, "pointsman": info}
+
+
+def _without_slash(scope: dict) -> dict:
+    path = scope["path"].rstrip("/") or "/"
+    return {**scope, "path": path, "raw_path": path.encode()}
 
 
 def _error(exc: APIError) -> Response:

@@ -32,12 +32,14 @@ def new_key() -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key's id and tenant (None when auth is off), and what its limit is keyed on."""
+    """Who is calling: the key's id and tenant (None when auth is off), and what its limit is keyed on.
+    `admin`: may read the operator endpoints (every caller is, when auth is off)."""
 
     key_id: str | None
     tenant: str | None
     limit_key: str
     rpm: int | None
+    admin: bool = False
 
 
 class TokenBucket:
@@ -45,11 +47,11 @@ class TokenBucket:
 
     __slots__ = ("capacity", "per_second", "tokens", "stamp")
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, now: float | None = None) -> None:
         self.capacity = float(rate)
         self.per_second = rate / 60.0
         self.tokens = float(rate)
-        self.stamp = time.monotonic()
+        self.stamp = time.monotonic() if now is None else now
 
     def take(self, now: float) -> float:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
@@ -67,9 +69,12 @@ class Gatekeeper:
         self.enabled = auth.enabled
         self.default_rpm = limits.requests_per_minute
         self._keys = {
-            k.sha256: Principal(k.id, k.tenant, f"key:{k.id}", k.requests_per_minute or self.default_rpm)
+            k.sha256: Principal(
+                k.id, k.tenant, f"key:{k.id}", k.requests_per_minute or self.default_rpm, k.admin
+            )
             for k in auth.keys
         }
+        self.public = frozenset(auth.public_endpoints)
         self._buckets: dict[str, TokenBucket] = {}
 
     def admit(self, authorization: str | None, client: str | None) -> Principal:
@@ -79,9 +84,9 @@ class Gatekeeper:
             self.limit(principal)
         return principal
 
-    def authenticate(self, authorization: str | None, client: str | None) -> Principal:
+    def authenticate(self, authorization: str | None, client: str | None = None) -> Principal:
         if not self.enabled:
-            return Principal(None, None, f"client:{client}", self.default_rpm)
+            return Principal(None, None, f"client:{client}", self.default_rpm, admin=True)
         if not authorization:
             raise APIError(401, "Missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
         scheme, _, key = authorization.partition(" ")
@@ -94,6 +99,25 @@ class Gatekeeper:
             raise APIError(401, "Incorrect API key provided", code="invalid_api_key")
         return principal
 
+    def admin(self, authorization: str | None) -> Principal:
+        """The caller if its key is an admin key (any caller when auth is off); APIError 401 / 403."""
+        principal = self.authenticate(authorization)
+        if not principal.admin:
+            raise APIError(
+                403, f"The key '{principal.key_id}' is not an admin key (auth.keys[].admin)", code="not_admin"
+            )
+        return principal
+
+    def endpoint(self, name: str, authorization: str | None, *, admin: bool) -> None:
+        """Let a request to endpoint `name` (an `auth.public_endpoints` name) through, or raise APIError:
+        public endpoints need nothing, the others a valid key, an admin key when `admin`."""
+        if name in self.public:
+            return
+        if admin:
+            self.admin(authorization)
+        else:
+            self.authenticate(authorization)
+
     def _prune(self, now: float) -> None:
         # Buckets idle for a minute are full again: forgetting them changes nothing.
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.stamp < 60.0}
@@ -104,7 +128,8 @@ class Gatekeeper:
         if bucket is None:
             if len(self._buckets) >= MAX_BUCKETS:
                 self._prune(now)
-            bucket = self._buckets[principal.limit_key] = TokenBucket(principal.rpm or 0)
+            # Stamped `now`, not later: a full bucket must not start a hair short of its first token.
+            bucket = self._buckets[principal.limit_key] = TokenBucket(principal.rpm or 0, now)
         wait = bucket.take(now)
         if wait:
             retry = max(1, math.ceil(wait))

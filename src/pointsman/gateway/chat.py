@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -30,7 +31,9 @@ _SSE = [
     (b"x-accel-buffering", b"no"),
 ]
 _DONE = b"data: [DONE]\n\n"
-_WANTED = frozenset({b"authorization", b"content-length"})  # and the gateway's `header_names`
+_WANTED = frozenset(
+    {b"authorization", b"content-length", b"x-request-id", b"x-client-request-id", b"traceparent"}
+)  # and the gateway's `header_names`
 CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
 
 
@@ -53,6 +56,7 @@ class ChatEndpoint:
             k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in self.signal_headers
         }
         watcher: asyncio.Task | None = None
+        _trace(ex, headers)
         try:
             client = scope.get("client")
             gw.admit(
@@ -124,6 +128,7 @@ class ChatEndpoint:
                 req.body,
                 prompt_tokens=ex.view.prompt_tokens,
                 bodies=red.bodies() if red else None,
+                spill=gw.spill(ex),
             )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
@@ -153,7 +158,11 @@ class ChatEndpoint:
             bodies = dict.fromkeys(red.backends, {**red.body, "stream_options": body["stream_options"]})
         try:
             outcome = await gw.dispatcher.stream(
-                ex.selection.ranking, body, prompt_tokens=ex.view.prompt_tokens, bodies=bodies
+                ex.selection.ranking,
+                body,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=bodies,
+                spill=gw.spill(ex),
             )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
@@ -194,9 +203,7 @@ class ChatEndpoint:
                 return
             ex.error_code = getattr(exc, "code", "stream_error") or "stream_error"
             gw.metrics.stream_errors.labels(outcome.model).inc()
-            error = APIError(
-                502, f"The upstream stream from {outcome.model} failed: {exc}", code=ex.error_code
-            )
+            error = gw.stream_failure(ex, outcome.model, exc)
             await write(b"data: " + error.body() + b"\n\n", False)
         finally:
             aclose = getattr(chunks, "aclose", None)
@@ -284,6 +291,20 @@ async def _send_error(send: Any, exc: APIError, ex: Exchange) -> None:
         await send({"type": "http.response.body", "body": body})
     except Exception:  # the response had already started (or the client is gone): nothing more to say
         pass
+
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces: safe to echo in a header
+
+
+def _trace(ex: Exchange, headers: dict[bytes, bytes]) -> None:
+    """The client's own request id and W3C trace context, when well-formed (else ignored)."""
+    cid = (headers.get(b"x-request-id") or headers.get(b"x-client-request-id") or b"").decode("latin-1")
+    if cid and _CLIENT_ID.match(cid):
+        ex.client_request_id = cid
+    tp = headers.get(b"traceparent", b"").decode("latin-1").strip().lower()
+    if tp and _TRACEPARENT.match(tp):
+        ex.traceparent = tp
 
 
 def _too_large(size: int, limit: int) -> APIError:

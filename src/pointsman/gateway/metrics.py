@@ -3,7 +3,7 @@ cost, and, read at scrape time from the dispatcher, each backend's breaker state
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -38,10 +38,29 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.retries = Counter(
+            "pointsman_retries",
+            "Failed tries followed by another try of the same model, by model and error code",
+            ["model", "code"],
+            registry=r,
+        )
         self.fallbacks = Counter(
             "pointsman_fallbacks",
-            "Attempts that did not answer, by model and reason",
+            "Failed models the request then moved on from to another model, by model and error code",
             ["model", "code"],
+            registry=r,
+        )
+        self.skips = Counter(
+            "pointsman_skips",
+            "Models passed over without a call (breaker_open, saturated, context_window, rate_limited, "
+            "spill_ceiling), by model and reason",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.spills = Counter(
+            "pointsman_spills",
+            "Answers from another model because the chosen one was saturated (a profile's `spill`)",
+            ["model", "to"],
             registry=r,
         )
         self.tokens = Counter(
@@ -115,6 +134,21 @@ class Metrics:
             children[1].inc(completion)
         if cost:
             children[2].inc(cost)
+
+    def attempts(self, attempts: Sequence[Any], served: str | None) -> None:
+        """Count one request's dispatch attempts (`backends.dispatch.Attempt`) as retries, fallbacks, skips
+        and spills. A failed last try is none of them: `pointsman_requests_total{status}` counts it."""
+        for i, a in enumerate(attempts):
+            if a.outcome == "skipped":
+                self.skips.labels(a.model, a.code or a.outcome).inc()
+                if a.code == "saturated" and served:
+                    self.spills.labels(a.model, served).inc()
+            elif a.outcome == "error":
+                rest = attempts[i + 1 :]
+                if rest and rest[0].model == a.model and rest[0].outcome != "skipped":
+                    self.retries.labels(a.model, a.code or a.outcome).inc()
+                elif any(b.model != a.model for b in rest):
+                    self.fallbacks.labels(a.model, a.code or a.outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -197,6 +197,16 @@ _HEADERS = {
         "description": "what the decision did",
         "schema": {"type": "string", "enum": ["route", "block", "redact", "divert"]},
     },
+    "x-client-request-id": {
+        "description": "the client's own `x-request-id` (or `x-client-request-id`), echoed; logged beside ours",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    "x-pointsman-spill": {
+        "description": "`saturated -> served`: the profile's `spill` sent the request past a saturated model",
+        "required": False,
+        "schema": {"type": "string"},
+    },
     "x-pointsman-signals": {
         "description": "JSON of the signals computed (only when asked with `x-pointsman-debug: signals` "
         "and the config allows it)",
@@ -279,6 +289,22 @@ def openapi_spec() -> dict[str, Any]:
                     "operationId": "listModels",
                     "summary": "`auto`, the route profiles and the models",
                     "responses": {"200": {"description": "models", "content": json_of("ModelList")}},
+                }
+            },
+            "/v1/models/{model}": {
+                "get": {
+                    "operationId": "retrieveModel",
+                    "summary": "one entry of the model list (the SDKs' `models.retrieve`)",
+                    "parameters": [
+                        {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the model",
+                            "content": {"application/json": {"schema": _MODEL}},
+                        },
+                        "404": _error_response("no such model"),
+                    },
                 }
             },
             "/health": {

@@ -125,6 +125,22 @@ def _check_messages(messages: Any) -> None:
                 param=f"messages[{i}].role",
                 code="invalid_value",
             )
+        _check_content(msg, i, role)
+
+
+# An assistant message may carry tool calls (or a function call) instead of content; the others need it.
+_CALLS = ("tool_calls", "function_call")
+
+
+def _check_content(msg: dict, i: int, role: str) -> None:
+    """Only presence: its type is checked where the text is read (signals.base.RequestView)."""
+    content = msg.get("content")
+    if content is None and not (role == "assistant" and any(msg.get(k) for k in _CALLS)):
+        raise bad_request(
+            f"messages[{i}].content is required for a {role} message",
+            param=f"messages[{i}].content",
+            code="missing_required_parameter",
+        )
 
 
 def _json_type(v: Any) -> str:

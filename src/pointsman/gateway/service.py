@@ -21,6 +21,7 @@ from pointsman.backends.base import BackendError
 from pointsman.config.gateway import GatewayConfig
 from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
+from pointsman.gateway.failures import safe_message
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
 from pointsman.guard import Redacted, mask_values
@@ -61,6 +62,9 @@ class Exchange:
     answer: str | None = None  # only kept when the store logs content
     redacted: Redacted | None = None  # what the redact guard replaced (never logged)
     debug_signals: bool = False  # the client asked for the signals header, and the config allows it
+    client_request_id: str | None = None  # the client's x-request-id: echoed as x-client-request-id
+    traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
+    error_detail: str | None = None  # the upstream's words for a failure: log and record only
 
     @property
     def route(self) -> str:
@@ -68,6 +72,8 @@ class Exchange:
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-request-id", self.request_id.encode())]
+        if self.client_request_id:
+            out.append((b"x-client-request-id", _header(self.client_request_id)))
         d = self.decision
         if d is not None:
             out.append((b"x-pointsman-decision", _header(d.name)))
@@ -85,6 +91,9 @@ class Exchange:
                 out.append((b"x-pointsman-signals", _header(signals, 8192)))
         if self.served:
             out.append((b"x-pointsman-model", _header(self.served)))
+            spilled = next((a.model for a in self.attempts if a.code == "saturated"), None)
+            if spilled:
+                out.append((b"x-pointsman-spill", _header(f"{spilled} -> {self.served}")))
         return out
 
 
@@ -124,6 +133,7 @@ class Gateway:
         self.profiles: dict[str, RouteProfile] = self.policy.profiles
         self.decider = self.policy.decider
         self.untrusted = frozenset(b.name for b in config.backends if not b.trusted)
+        self.spills = {p.name: p.spill.max_cost_ratio for p in config.profiles if p.spill is not None}
         # Request headers the gateway reads besides auth: the debug switch and those header signals read.
         self.header_names = frozenset(
             {
@@ -167,7 +177,10 @@ class Gateway:
     # -- the request path ------------------------------------------------------------------------------
 
     def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
-        ex.principal = self.gatekeeper.admit(authorization, client)
+        # Known before the rate limit: a limited request is logged with its tenant and key.
+        ex.principal = principal = self.gatekeeper.authenticate(authorization, client)
+        if principal.rpm is not None:
+            self.gatekeeper.limit(principal)
 
     async def route(self, ex: Exchange) -> None:
         """Decide, guard and select: fills ex.view, ex.decision, ex.selection, ex.redacted. A block, or a bad
@@ -199,15 +212,32 @@ class Gateway:
         if decision.redact is not None:
             ex.redacted = decision.redact.apply(req.body, self.untrusted, ex.selection.ranking)
 
+    def spill(self, ex: Exchange) -> float | None:
+        """The cost ceiling of a spill past a saturated model (the profile's `spill`), None: no spill."""
+        return self.spills.get(ex.route)
+
     def failure(self, ex: Exchange, exc: BackendError) -> APIError:
-        """The client-facing error for a backend failure before the first byte (usually AllBackendsFailed)."""
+        """The client-facing error for a backend failure before the first byte (usually AllBackendsFailed):
+        a safe message (no upstream URL, body or exception text); the detail goes to the log and record."""
         ex.attempts = list(getattr(exc, "attempts", ()))
-        message = exc.message
-        if ex.attempts:
-            tried = "; ".join(f"{a.model}: {a.code or a.outcome}" for a in ex.attempts)
-            message = f"No model could answer ({tried}). Last error: {message}"
         headers = {"retry-after": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
-        return APIError(exc.status, message, code=exc.code, headers=headers)
+        message = self._detail(ex, exc, safe_message(exc, ex.attempts))
+        return APIError(
+            exc.status, message, code=exc.code, param=getattr(exc, "param", None), headers=headers
+        )
+
+    def stream_failure(self, ex: Exchange, model: str, exc: BackendError) -> APIError:
+        """The final SSE error event of a stream that died after its first byte."""
+        code = ex.error_code or "stream_error"
+        message = self._detail(ex, exc, f"The stream from {model} failed ({code}); the answer is incomplete")
+        return APIError(502, message, code=code)
+
+    def _detail(self, ex: Exchange, exc: BackendError, message: str) -> str:
+        ex.error_detail = exc.message
+        if exc.backend is None:  # the gateway's own words (codes and counts): nothing upstream to hide
+            return exc.message
+        log.warning("request %s: %s", ex.request_id, exc.message)
+        return f"{message}; upstream said: {exc.message}" if self.config.debug.upstream_errors else message
 
     def finish(self, ex: Exchange) -> None:
         """Metrics and the decision record for a finished (or failed) request. Never raises."""
@@ -224,9 +254,7 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
-            for a in ex.attempts:
-                if a.outcome != "ok":
-                    self.metrics.fallbacks.labels(a.model, a.code or a.outcome).inc()
+            self.metrics.attempts(ex.attempts, ex.served)
             self.log.put(self._record(ex, total, prompt_t, completion_t, cost))
             dropped = self.log.dropped - self._dropped_seen
             if dropped:
@@ -256,7 +284,13 @@ class Gateway:
             served_model=ex.served,
             probability=sel.probability if sel else 1.0,
             fallbacks=[
-                {"model": a.model, "outcome": a.outcome, "code": a.code, "seconds": round(a.seconds, 6)}
+                {
+                    "model": a.model,
+                    "outcome": a.outcome,
+                    "code": a.code,
+                    "seconds": round(a.seconds, 6),
+                    "message": a.message,
+                }
                 for a in ex.attempts
                 if a.outcome != "ok"
             ],
@@ -270,6 +304,9 @@ class Gateway:
             decision=dec.name if dec else None,
             action=dec.action if dec else None,
             signals=summarize(dec.signals) if dec and dec.signals else None,
+            client_request_id=ex.client_request_id,
+            traceparent=ex.traceparent,
+            error_detail=ex.error_detail,
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"

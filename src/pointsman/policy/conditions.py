@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Protocol, Sequence, Union
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from pointsman.config.problems import Loc, Problem
 from pointsman.signals.base import RequestView, Signal, SignalResult, ValueKind
@@ -119,6 +119,25 @@ def signal_names(node: Node) -> Iterator[str]:
             yield from signal_names(part)
     elif isinstance(node, NotOf):
         yield from signal_names(node.part)
+
+
+def text_tests(node: Node | None) -> Iterator[tuple[str, str]]:
+    """The inline tests of the prompt's text a condition reads, as (`keywords` or `regex`, what they look
+    for): not signals, but what `config check` and `explain` list beside them."""
+    if isinstance(node, Keywords):
+        yield "keywords", ", ".join(node.words)
+    elif isinstance(node, Regex):
+        yield "regex", node.pattern
+    elif isinstance(node, (AllOf, AnyOf)):
+        for part in node.parts:
+            yield from text_tests(part)
+    elif isinstance(node, NotOf):
+        yield from text_tests(node.part)
+
+
+def config_text_tests(rules: Iterable[Any]) -> list[tuple[str, str]]:
+    """`text_tests` of every rule's `when` (config.gateway.RuleConfig), in rule order."""
+    return [t for r in rules if r.when is not None for t in text_tests(parse_condition(r.when, ())[0])]
 
 
 # -- parsing (structure only; needs no signals) ------------------------------------------------------------

@@ -105,6 +105,7 @@ class Decider:
         self.profiles = dict(profiles)
         self.rules = sorted(rules, key=lambda r: -r.priority)  # stable: equal priorities keep file order
         self.backends = frozenset(backends)
+        self.order = tuple(backends)  # config order: what `auto` tries when no profile is configured
         self.default_profile = default_profile
         self.fallbacks = {b: tuple(f) for b, f in (fallbacks or {}).items()}
         self.runner = runner
@@ -220,7 +221,13 @@ class Decider:
             )
         if requested == "auto":
             if self.default_profile is None:
-                raise BadModelRequest("model 'auto' needs a route profile, and none is configured")
+                return Decision(
+                    "default",
+                    "direct",
+                    "no profile configured: the backends in config order",
+                    model=self.order[0],
+                    fallbacks=self.order[1:],
+                )
             return Decision(
                 "default",
                 self.default_profile,

@@ -28,11 +28,14 @@ from pointsman.config.gateway import StoreConfig
 
 log = logging.getLogger("pointsman.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Columns stored as JSON text (SQLite) / JSONB (Postgres).
 JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals")
 # Columns each schema version added (appended to the table when an older log is opened).
-ADDED_COLUMNS = {2: ("decision", "action", "signals")}
+ADDED_COLUMNS = {
+    2: ("decision", "action", "signals"),
+    3: ("client_request_id", "traceparent", "error_detail"),
+}
 
 
 @dataclass(slots=True)
@@ -63,6 +66,9 @@ class DecisionRecord:
     decision: str | None = None  # the rule that decided, or default / profile / direct / threshold
     action: str | None = None  # route | block | redact | divert
     signals: dict[str, Any] | None = None  # {name: {"value", "confidence", "ms"}}: labels and numbers only
+    client_request_id: str | None = None  # the client's own x-request-id (or x-client-request-id)
+    traceparent: str | None = None  # the client's W3C trace context
+    error_detail: str | None = None  # the upstream's own words for a failure (clients get a safe message)
 
     def row(self) -> tuple:
         """Values in COLUMNS order, JSON columns as text (one C-level attrgetter, not dataclasses.asdict, which
