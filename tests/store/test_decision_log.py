@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pointsman.config.gateway import StoreConfig
-from pointsman.store.decisions import COLUMNS, DecisionRecord, open_log, prompt_hash
+from pointsman.store.decisions import COLUMNS, SCHEMA_VERSION, DecisionRecord, open_log, prompt_hash
 
 psycopg = pytest.importorskip(
     "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
@@ -95,7 +95,7 @@ def test_sqlite_is_wal_and_has_schema_version(tmp_path) -> None:
     log.close()
     with sqlite3.connect(tmp_path / "d.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == "2"
+        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == str(SCHEMA_VERSION)
         db.execute("UPDATE pointsman_meta SET value = '99'")
     with pytest.raises(RuntimeError, match="schema version 99"):
         open_log(StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"))).start()

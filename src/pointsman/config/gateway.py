@@ -292,6 +292,21 @@ class StateConfig(_Strict):
     flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
 
 
+class FeedbackConfig(_Strict):
+    """Implicit feedback the gateway records itself (docs/learning.md): client aborts mid-stream, a failed
+    first choice, and re-asks of a near-identical prompt by the same caller."""
+
+    implicit: bool = Field(True, description="record abort / error / reask signals (score 0) in the log")
+    reask_window: float = Field(
+        300.0, ge=0, description="seconds within which a near-identical prompt counts as a re-ask (0: off)"
+    )
+    reask_similarity: float = Field(
+        0.95, gt=0, le=1, description="cosine similarity of request embeddings that counts as the same prompt"
+    )
+    reask_history: PositiveInt = Field(32, description="recent prompts kept per caller for re-ask detection")
+    reask_callers: PositiveInt = Field(10_000, description="callers tracked at once (the oldest is forgotten)")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     backends: list[BackendConfig] = Field(min_length=1)
@@ -308,6 +323,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)

@@ -21,6 +21,7 @@ from pointsman.backends.base import BackendError
 from pointsman.config.gateway import GatewayConfig
 from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
+from pointsman.gateway.feedback import ImplicitFeedback
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
 from pointsman.guard import Redacted, mask_values
@@ -32,6 +33,7 @@ from pointsman.signals.base import Caller, RequestError, RequestView
 from pointsman.signals.heuristics import HeaderSignal
 from pointsman.state import SharedState, open_state
 from pointsman.store.decisions import DecisionLog, DecisionRecord, open_log, prompt_hash
+from pointsman.store.feedback import FeedbackRecord
 
 log = logging.getLogger("pointsman.gateway")
 
@@ -141,6 +143,7 @@ class Gateway:
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
+        self.implicit = ImplicitFeedback(config.feedback)
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
@@ -227,7 +230,12 @@ class Gateway:
             for a in ex.attempts:
                 if a.outcome != "ok":
                     self.metrics.fallbacks.labels(a.model, a.code or a.outcome).inc()
-            self.log.put(self._record(ex, total, prompt_t, completion_t, cost))
+            record = self._record(ex, total, prompt_t, completion_t, cost)
+            self.log.put(record)
+            for signal in self.implicit.observe(ex):
+                self.log.put_feedback(signal)
+                if signal.request_id == record.request_id:
+                    self.feedback_received(signal, record)
             dropped = self.log.dropped - self._dropped_seen
             if dropped:
                 self.metrics.log_dropped.inc(dropped)
@@ -281,6 +289,13 @@ class Gateway:
             record.prompt_hash = prompt_hash(messages)
             record.content = {"messages": messages, "response": answer}
         return record
+
+    def feedback_received(self, feedback: FeedbackRecord, decision: DecisionRecord) -> None:
+        """A score for a logged decision (explicit or implicit): the route's learning selector hears of it."""
+        profile = self.profiles.get(decision.route)
+        learn = getattr(profile.selector, "learn", None) if profile is not None else None
+        if learn is not None:
+            learn(feedback, decision)
 
     # -- information -----------------------------------------------------------------------------------
 
