@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pointsman import __version__
-from pointsman.commands import data, explain, gateway, lab, signals
+from pointsman.commands import data, explain, gateway, lab, learn, signals
 
 app = typer.Typer(
     name="pointsman",
@@ -34,6 +34,7 @@ lab.register(app)
 gateway.register(app)
 signals.register(app)
 explain.register(app)
+learn.register(app)
 
 
 def main() -> None:
