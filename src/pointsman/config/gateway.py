@@ -58,21 +58,69 @@ class TrainConfig(_Strict):
     router: str | None = Field(None, description="a router name; default: the lab's default router")
 
 
+class DriftConfig(_Strict):
+    """Page-Hinkley on each model's feedback minus its predicted quality (pointsman.learn.drift)."""
+
+    enabled: bool = True
+    delta: float = Field(0.1, ge=0, description="per-observation slack: smaller shifts are not drift")
+    threshold: PositiveFloat = Field(15.0, description="alarm when the cumulative shortfall exceeds this")
+    min_samples: PositiveInt = Field(30, description="observations of a model before an alarm is possible")
+    reset: bool = Field(
+        True, description="on an alarm, forget the model's evidence and weaken its prior (learn anew)"
+    )
+
+
+class BanditConfig(_Strict):
+    """A contextual bandit on top of the profile's router (the router's predictions are its prior)."""
+
+    kind: Literal["thompson", "linucb", "epsilon_greedy"] = Field(
+        "thompson", description="epsilon_greedy: uniform exploration with probability exploration_budget"
+    )
+    dims: PositiveInt = Field(16, le=384, description="the request embedding reduced to this many features")
+    prior_strength: PositiveFloat = Field(
+        20.0, description="pseudo-observations behind the router's predictions (per arm)"
+    )
+    noise: PositiveFloat = Field(0.5, description="reward noise sd (Thompson's posterior scale)")
+    alpha: PositiveFloat = Field(1.0, description="linucb: standard deviations of optimism")
+    exploration_budget: float = Field(
+        0.1, ge=0, le=1, description="most probability (thompson) or share of picks (linucb) off the greedy arm"
+    )
+    half_life: PositiveFloat = Field(
+        7 * 86400.0, description="seconds after which evidence weighs half (old traffic fades)"
+    )
+    update_interval: PositiveFloat = Field(1.0, description="seconds between batched updates")
+    max_batch_weight: PositiveFloat = Field(
+        256.0, description="total weight of one batch of feedback at most (a burst counts no more)"
+    )
+    clip: PositiveFloat = Field(0.5, description="a target departs at most this far from the prediction")
+    reset_strength: PositiveFloat = Field(
+        1.0, description="the prior's strength for a model after a drift alarm"
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    seed: int = Field(0, description="of the embedding projection: the same on every replica")
+
+
 class SelectorConfig(_Strict):
     """How a profile ranks its candidates: a trained router file, a router trained on first use (`train`),
-    or a static order (default: the candidates' order)."""
+    or a static order (default: the candidates' order). `bandit` (with `router` or `train` as its prior)
+    learns from feedback on top of the router."""
 
     router: str | None = Field(
         None, description="a router file from `pointsman train` (path relative to the config)"
     )
     train: TrainConfig | None = Field(None, description="train a router on this data on first use (cached)")
     order: list[str] | None = Field(None, description="a static ranking, best first")
+    bandit: BanditConfig | None = Field(
+        None, description="learn from feedback (contextual bandit) with the router as prior"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
+        if self.bandit is not None and not self.learned:
+            raise ValueError("'bandit' needs a prior: give 'router' or 'train' beside it")
         return self
 
     @property
@@ -96,6 +144,15 @@ class ProfileConfig(_Strict):
         description="probability of a uniformly random candidate (logged, for off-policy evaluation)",
     )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _bandit_fits(self) -> ProfileConfig:
+        if self.selector.bandit is not None:
+            if self.exploration:
+                raise ValueError("a bandit explores itself: set selector.bandit.exploration_budget, not exploration")
+            if self.objective.within is not None:
+                raise ValueError("a bandit needs a lambda objective (quality - lambda x cost), not 'within'")
+        return self
 
     @field_validator("name")
     @classmethod

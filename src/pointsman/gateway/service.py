@@ -156,6 +156,9 @@ class Gateway:
             warm = getattr(profile.selector, "warm", None)
             if warm is not None:
                 await asyncio.to_thread(warm)
+            start = getattr(profile.selector, "start", None)  # learning selectors: state, updater task
+            if start is not None:
+                await start(self.state, self.metrics.registry)
         self.started = True
 
     async def close(self) -> None:
@@ -163,6 +166,10 @@ class Gateway:
         try:
             await self.dispatcher.close(self.config.server.graceful_timeout)
         finally:
+            for profile in self.profiles.values():
+                stop = getattr(profile.selector, "stop", None)
+                if stop is not None:
+                    await stop()
             self.policy.close()
             self.log.close()
             await self.state.close()
@@ -195,7 +202,9 @@ class Gateway:
             block = decision.block
             raise APIError(block.status, block.message, code=block.code)
         if decision.profile is not None:
-            ex.selection = await decision.profile.select(view, decision.objective)
+            # Learning selectors explore only on plain routes, never on guarded (diverted, redacted) ones.
+            explore = decision.action == "route"
+            ex.selection = await decision.profile.select(view, decision.objective, explore=explore)
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
@@ -278,6 +287,7 @@ class Gateway:
             decision=dec.name if dec else None,
             action=dec.action if dec else None,
             signals=summarize(dec.signals) if dec and dec.signals else None,
+            context=sel.context if sel else None,
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"

@@ -30,11 +30,11 @@ from pointsman.store.feedback import FeedbackRecord
 
 log = logging.getLogger("pointsman.store")
 
-SCHEMA_VERSION = 3  # 3: the feedback table (created when missing)
+SCHEMA_VERSION = 3  # 3: the feedback table (created when missing) and the context column
 # Columns stored as JSON text (SQLite) / JSONB (Postgres).
-JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals")
+JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals", "context")
 # Columns each schema version added (appended to the table when an older log is opened).
-ADDED_COLUMNS = {2: ("decision", "action", "signals")}
+ADDED_COLUMNS = {2: ("decision", "action", "signals"), 3: ("context",)}
 
 
 @dataclass(slots=True)
@@ -65,6 +65,7 @@ class DecisionRecord:
     decision: str | None = None  # the rule that decided, or default / profile / direct / threshold
     action: str | None = None  # route | block | redact | divert
     signals: dict[str, Any] | None = None  # {name: {"value", "confidence", "ms"}}: labels and numbers only
+    context: dict[str, Any] | None = None  # what a learning selector saw (reduced embedding, prior): numbers
 
     def row(self) -> tuple:
         """Values in COLUMNS order, JSON columns as text (one C-level attrgetter, not dataclasses.asdict, which

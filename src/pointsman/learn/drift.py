@@ -1,0 +1,44 @@
+"""Drift detection: the Page-Hinkley test on a stream (here: feedback quality minus what was predicted).
+
+Page-Hinkley for a fall in the mean: with x_bar the running mean, m_t = sum (x_i - x_bar_i + delta) and
+M_t = max m; an alarm when M_t - m_t > threshold (the sum fell `threshold` below its high-water mark while
+each step is allowed `delta` of slack). Symmetric for a rise. After an alarm the test starts over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PageHinkley:
+    delta: float = 0.1  # slack per observation: changes smaller than this are not drift
+    threshold: float = 15.0  # how far the cumulative sum may fall (or rise) before an alarm
+    min_samples: int = 30  # no alarm before this many observations since the last reset
+    n: int = 0
+    mean: float = 0.0
+    down: float = 0.0  # sum for a fall, and its high-water mark
+    down_max: float = 0.0
+    up: float = 0.0  # sum for a rise, and its low-water mark
+    up_min: float = 0.0
+
+    def update(self, x: float) -> str | None:
+        """Add one observation; returns "down" or "up" on an alarm (and resets), else None."""
+        self.n += 1
+        self.mean += (x - self.mean) / self.n
+        self.down += x - self.mean + self.delta
+        self.down_max = max(self.down_max, self.down)
+        self.up += x - self.mean - self.delta
+        self.up_min = min(self.up_min, self.up)
+        if self.n < self.min_samples:
+            return None
+        if self.down_max - self.down > self.threshold:
+            self.reset()
+            return "down"
+        if self.up - self.up_min > self.threshold:
+            self.reset()
+            return "up"
+        return None
+
+    def reset(self) -> None:
+        self.n, self.mean, self.down, self.down_max, self.up, self.up_min = 0, 0.0, 0.0, 0.0, 0.0, 0.0
