@@ -101,7 +101,7 @@ def test_sqlite_is_wal_and_has_schema_version(tmp_path) -> None:
         open_log(StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"))).start()
 
 
-V1_COLUMNS = [c for c in COLUMNS if c not in ("decision", "action", "signals")]
+V1_COLUMNS = [c for c in COLUMNS if c not in ("decision", "action", "signals", "context")]
 
 
 def test_an_older_log_gains_the_decision_columns(store) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pointsman.config.gateway import StoreConfig
-from pointsman.store.decisions import SCHEMA_VERSION, DecisionRecord, open_log
+from pointsman.store.decisions import COLUMNS, SCHEMA_VERSION, DecisionRecord, open_log
 from pointsman.store.feedback import DuplicateFeedback, FeedbackRecord
 
 psycopg = pytest.importorskip(
@@ -92,7 +92,9 @@ def test_bad_records_are_refused() -> None:
 def test_version_2_log_is_migrated(tmp_path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
+    v2 = [c for c in COLUMNS if c != "context"]
     db.executescript(
+        f"CREATE TABLE decisions ({', '.join(v2)});"
         "CREATE TABLE pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "INSERT INTO pointsman_meta VALUES ('schema_version', '2');"
     )
@@ -104,3 +106,5 @@ def test_version_2_log_is_migrated(tmp_path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == str(SCHEMA_VERSION) == "3"
     assert len(log.feedback()) == 1
+    with sqlite3.connect(path) as db:
+        assert "context" in {row[1] for row in db.execute("PRAGMA table_info(decisions)")}

@@ -130,7 +130,9 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
         raise RuntimeError(
             f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
         )
+    have = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
     for v in range(version + 1, SCHEMA_VERSION + 1):  # an older log: add the columns later versions have
         for column in ADDED_COLUMNS.get(v, ()):
-            db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {_TYPES.get(column, 'TEXT')}")
+            if column not in have:
+                db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {_TYPES.get(column, 'TEXT')}")
     db.execute("UPDATE pointsman_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
