@@ -44,10 +44,10 @@ def test_refusals() -> None:
         evaluate(a, r, np.where(np.arange(len(p)) == 5, np.nan, p), TARGET[x])
     with pytest.raises(OPEError, match="deterministic"):
         evaluate(a, r, np.ones(len(p)), TARGET[x])
-    # The candidate always takes model 2 on kind 0 ... which the logger almost never did there.
-    thin = LOGGING[x, a].copy()
-    keep = ~((x == 0) & (a == 2)) | (np.cumsum((x == 0) & (a == 2)) <= 1)
-    with pytest.raises(OPEError, match="support too thin"):
-        evaluate(a[keep], r[keep], thin[keep], greedy(np.tile([0.0, 0.0, 1.0], (keep.sum(), 1))), min_ess=500)
+    # The candidate always takes model 1, which the logger took twice in 1,000 (p = 0.001): ESS 2.
+    acts = np.where(np.arange(1000) < 2, 1, 0)
+    props = np.where(acts == 1, 0.001, 0.999)
+    with pytest.raises(OPEError, match="support too thin: effective sample size 2.0"):
+        evaluate(acts, np.ones(1000), props, greedy(np.tile([0.0, 1.0, 0.0], (1000, 1))))
     with pytest.raises(OPEError, match="no logged decisions"):
         evaluate(a[:0], r[:0], p[:0], TARGET[x][:0])
