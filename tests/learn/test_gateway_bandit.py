@@ -9,6 +9,9 @@ import httpx
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
+from pointsman.cli import app
 from pointsman.config.loader import parse_config
 from pointsman.gateway.server import BackgroundGateway
 
@@ -25,7 +28,11 @@ def upstreams():
         up.close()
 
 
-def config(ups, router, tmp_path) -> object:
+def config(ups, router, tmp_path, bandit: bool = True) -> object:
+    return parse_config(yaml.safe_dump(config_dict(ups, router, bandit)), source="test.yaml", base_dir=tmp_path)
+
+
+def config_dict(ups, router, bandit: bool = True) -> dict:
     backends = backends_yaml(ups)
     for b, name in zip(backends, MODELS):
         b["name"] = name
@@ -40,10 +47,12 @@ def config(ups, router, tmp_path) -> object:
                 "objective": {"lambda": 0},
             }
         ],
-        "store": {"path": "decisions.db", "flush_interval": 0.05},
+        "store": {"path": "decisions.db", "flush_interval": 0.05, "log_content": True},
         "state": {"path": "state.db", "flush_interval": 0.05},
     }
-    return parse_config(yaml.safe_dump(cfg), source="test.yaml", base_dir=tmp_path)
+    if not bandit:
+        del cfg["profiles"][0]["selector"]["bandit"]
+    return cfg
 
 
 def until(check, timeout: float = 10.0) -> None:
@@ -55,7 +64,7 @@ def until(check, timeout: float = 10.0) -> None:
 
 def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     ds, rows, router = subset
-    prompts = [ds.prompts[i] for i in rows[:12]]
+    prompts = [ds.prompts[i] for i in rows[:20]]
     cfg = config(upstreams, router, tmp_path)
     with BackgroundGateway(cfg) as gw:
         ids = []
@@ -80,3 +89,17 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     with BackgroundGateway(config(upstreams, router, tmp_path)) as again:
         resumed = again.gateway.profiles["learn"].selector.bandit.local.n
         assert resumed.sum() == pytest.approx(learned.sum(), rel=1e-3)  # decayed by seconds of a week
+
+    # The log (content, propensities, feedback) is enough to replay and evaluate a candidate offline.
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(yaml.safe_dump(config_dict(upstreams, router, bandit=False)))
+    log = str(tmp_path / "decisions.db")
+    replayed = CliRunner().invoke(app, ["replay", "--log", log, "--config", str(candidate)])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"{len(ids)} logged requests replayed" in replayed.output and "logged choice -> candidate" in replayed.output
+    ope = CliRunner().invoke(app, ["ope", "--log", log, "--config", str(candidate), "--min-ess", "2"])
+    assert ope.exit_code == 0, ope.output
+    assert f"{len(ids)} decisions with feedback" in ope.output
+    assert "DR" in ope.output and "effective sample size" in ope.output
+    refused = CliRunner().invoke(app, ["ope", "--log", log, "--config", str(candidate), "--min-ess", "1000"])
+    assert refused.exit_code == 1 and "support too thin" in refused.output

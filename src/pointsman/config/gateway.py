@@ -80,10 +80,10 @@ class BanditConfig(_Strict):
     prior_strength: PositiveFloat = Field(
         20.0, description="pseudo-observations behind the router's predictions (per arm)"
     )
-    noise: PositiveFloat = Field(0.5, description="reward noise sd (Thompson's posterior scale)")
+    noise: PositiveFloat = Field(0.25, description="reward noise sd (Thompson's posterior scale)")
     alpha: PositiveFloat = Field(1.0, description="linucb: standard deviations of optimism")
     exploration_budget: float = Field(
-        0.1, ge=0, le=1, description="most probability (thompson) or share of picks (linucb) off the greedy arm"
+        0.05, ge=0, le=1, description="most probability (thompson) or share of picks (linucb) off the greedy arm"
     )
     half_life: PositiveFloat = Field(
         7 * 86400.0, description="seconds after which evidence weighs half (old traffic fades)"
