@@ -104,11 +104,29 @@ def drift(t: Traffic, seeds: int, steps: int, lam: float, cfg: BanditConfig) -> 
         early = sum(1 for k, _ in run.alarms if k < at)
         calm = run_bandit(t, rows, lam, cfg, seed=seed)
         false_alarms += bool(calm.alarms)
-        rows_out.append((seed, delay, early, fixed, run.rewards[window].mean(), static.rewards[window].mean(),
-                         len(calm.alarms)))
-    table = Table(title=f"drift ({cfg.kind}; value = quality - lambda x cost over requests {window.start}-{steps})")
-    for col in ("seed", "alarm delay", "alarms before drift", "best fixed after", "bandit", "static",
-                "alarms without drift"):
+        rows_out.append(
+            (
+                seed,
+                delay,
+                early,
+                fixed,
+                run.rewards[window].mean(),
+                static.rewards[window].mean(),
+                len(calm.alarms),
+            )
+        )
+    table = Table(
+        title=f"drift ({cfg.kind}; value = quality - lambda x cost over requests {window.start}-{steps})"
+    )
+    for col in (
+        "seed",
+        "alarm delay",
+        "alarms before drift",
+        "best fixed after",
+        "bandit",
+        "static",
+        "alarms without drift",
+    ):
         table.add_column(col)
     for seed, delay, early, fixed, b, s, calm in rows_out:
         table.add_row(str(seed), str(delay), str(early), f"{fixed:.4f}", f"{b:.4f}", f"{s:.4f}", str(calm))
@@ -116,15 +134,19 @@ def drift(t: Traffic, seeds: int, steps: int, lam: float, cfg: BanditConfig) -> 
     delays = [r[1] if r[1] is not None else np.inf for r in rows_out]
     gap = float(np.median([r[3] - r[4] for r in rows_out]))
     static_gap = float(np.median([r[3] - r[5] for r in rows_out]))
-    console.print(f"median alarm delay {np.median(delays):g}; bandit {gap:+.4f} below the best fixed model "
-                  f"(negative: above it); static {static_gap:+.4f} below; runs with false alarms "
-                  f"{false_alarms}/{seeds}")
+    console.print(
+        f"median alarm delay {np.median(delays):g}; bandit {gap:+.4f} below the best fixed model "
+        f"(negative: above it); static {static_gap:+.4f} below; runs with false alarms "
+        f"{false_alarms}/{seeds}"
+    )
     if not np.median(delays) <= 300:
         misses.append(f"drift: median alarm delay {np.median(delays):g} > 300 requests")
     if not gap <= 0.02:
         misses.append(f"drift: bandit {gap:.4f} below the best fixed model after drift (> 0.02)")
     if not static_gap > 0.02:
-        misses.append(f"drift: the static router recovered too ({static_gap:.4f} below): no degradation shown")
+        misses.append(
+            f"drift: the static router recovered too ({static_gap:.4f} below): no degradation shown"
+        )
     if false_alarms > max(1, seeds // 5):
         misses.append(f"drift: false alarms in {false_alarms} of {seeds} no-drift runs")
     return misses
@@ -145,7 +167,9 @@ def ope(t: Traffic, trials: int, n_log: int, lam: float, cfg: BanditConfig) -> l
     for i in range(t.n):
         qb, sd = bandit.posterior.quality(X[i])
         v = qb - lam * t.cost[i]
-        bandit_probs[i] = cap_exploration(thompson_probabilities(v, sd), int(np.argmax(v)), cfg.exploration_budget)
+        bandit_probs[i] = cap_exploration(
+            thompson_probabilities(v, sd), int(np.argmax(v)), cfg.exploration_budget
+        )
     cheapest = np.zeros_like(value)
     cheapest[np.arange(t.n), np.argmin(t.cost, axis=1)] = 1.0
     single = np.zeros_like(value)
@@ -209,26 +233,34 @@ def overhead(t: Traffic, lam: float, cfg: BanditConfig, n: int = 3000) -> list[s
         t2 = time.perf_counter()
         static_t[k], bandit_t[k] = t1 - t0, t2 - t1
     s, b = np.median(static_t) * 1e3, np.median(bandit_t) * 1e3
-    console.print(f"overhead ({cfg.kind}, {n} choices): static ranking p50 {s:.4f} ms, bandit choice p50 "
-                  f"{b:.4f} ms, added {b - s:.4f} ms")
+    console.print(
+        f"overhead ({cfg.kind}, {n} choices): static ranking p50 {s:.4f} ms, bandit choice p50 "
+        f"{b:.4f} ms, added {b - s:.4f} ms"
+    )
     return [] if b - s <= 0.2 else [f"overhead: a bandit choice adds {b - s:.4f} ms p50 (> 0.2)"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/llmrouter"))
+    ap.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/llmrouter")
+    )
     ap.add_argument("--warm", type=int, default=900, help="prompts that train the warm-start router")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--log-size", type=int, default=20_000)
-    ap.add_argument("--lam", type=float, default=200.0, help="USD -> quality exchange rate (quality - lam x cost)")
+    ap.add_argument(
+        "--lam", type=float, default=200.0, help="USD -> quality exchange rate (quality - lam x cost)"
+    )
     ap.add_argument("--out", type=Path, default=Path("runs/online_learning"))
     ap.add_argument("--only", default="regret,drift,ope,overhead")
     args = ap.parse_args()
     started = time.perf_counter()
     t = Traffic.load(args.data, warm=args.warm)
-    console.print(f"{t.n} stream prompts x {len(t.models)} models; prior: {t.router} router on {args.warm} prompts")
+    console.print(
+        f"{t.n} stream prompts x {len(t.models)} models; prior: {t.router} router on {args.warm} prompts"
+    )
     cfg = BanditConfig(half_life=1e12)  # simulated time: one second per request, no forgetting
     misses: list[str] = []
     parts = set(args.only.split(","))

@@ -52,14 +52,22 @@ def test_feedback_auth_tenants_and_duplicates(ups, start_gateway) -> None:
     ok = feedback(gw, {"request_id": rid, "score": 0.8, "labels": ["helpful"], "comment": "good"})
     assert ok.status_code == 200, ok.text
     assert ok.json() == {
-        "object": "feedback", "request_id": rid, "score": 0.8, "labels": ["helpful"], "replaced": False
+        "object": "feedback",
+        "request_id": rid,
+        "score": 0.8,
+        "labels": ["helpful"],
+        "replaced": False,
     }
     assert_error(feedback(gw, {"request_id": rid, "score": 0.8}, None), 401, "missing_api_key")
     assert_error(feedback(gw, {"request_id": rid, "score": 1}, BOB), 403, "wrong_tenant", "request_id")
-    assert_error(feedback(gw, {"request_id": rid, "thumbs": "up"}, CAROL), 409, "duplicate_feedback", "replace")
+    assert_error(
+        feedback(gw, {"request_id": rid, "thumbs": "up"}, CAROL), 409, "duplicate_feedback", "replace"
+    )
     replaced = feedback(gw, {"id": rid, "thumbs": "down", "replace": True}, CAROL)  # same tenant, `id` alias
     assert replaced.status_code == 200 and replaced.json()["replaced"] is True
-    assert_error(feedback(gw, {"request_id": "req_unknown", "score": 1}), 404, "request_not_found", "request_id")
+    assert_error(
+        feedback(gw, {"request_id": "req_unknown", "score": 1}), 404, "request_not_found", "request_id"
+    )
     # The id may come in the x-request-id header, as the chat response gave it.
     rid2 = chat(gw, ALICE).headers["x-request-id"]
     assert feedback(gw, {"score": 0.5}, {**ALICE, "x-request-id": rid2}).status_code == 200

@@ -68,7 +68,9 @@ def test_bandit_learns_that_the_favourite_got_worse(traffic, kind) -> None:
 
 def test_no_exploration_on_guarded_routes(traffic) -> None:
     prior, _, cost, emb = traffic
-    bandit = Bandit(prior.shape[1], emb.shape[1], BanditConfig(exploration_budget=1.0), rng=np.random.default_rng(0))
+    bandit = Bandit(
+        prior.shape[1], emb.shape[1], BanditConfig(exploration_budget=1.0), rng=np.random.default_rng(0)
+    )
     for i in range(50):
         c = bandit.choose(bandit.features(prior[i], emb[i]), cost[i], 0.0, explore=False)
         assert c.probability == 1.0 and not c.explored

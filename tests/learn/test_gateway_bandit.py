@@ -8,14 +8,12 @@ import time
 import httpx
 import pytest
 import yaml
-
+from gateway.servers import UpstreamThread, backends_yaml, wait_for_rows
 from typer.testing import CliRunner
 
 from pointsman.cli import app
 from pointsman.config.loader import parse_config
 from pointsman.gateway.server import BackgroundGateway
-
-from gateway.servers import UpstreamThread, backends_yaml, wait_for_rows
 
 MODELS = ["qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "llama-3.1-nemotron-51b-instruct"]
 
@@ -29,7 +27,9 @@ def upstreams():
 
 
 def config(ups, router, tmp_path, bandit: bool = True) -> object:
-    return parse_config(yaml.safe_dump(config_dict(ups, router, bandit)), source="test.yaml", base_dir=tmp_path)
+    return parse_config(
+        yaml.safe_dump(config_dict(ups, router, bandit)), source="test.yaml", base_dir=tmp_path
+    )
 
 
 def config_dict(ups, router, bandit: bool = True) -> dict:
@@ -43,7 +43,10 @@ def config_dict(ups, router, bandit: bool = True) -> dict:
             {
                 "name": "learn",
                 "candidates": MODELS,
-                "selector": {"router": str(router), "bandit": {"update_interval": 0.05, "exploration_budget": 0.5}},
+                "selector": {
+                    "router": str(router),
+                    "bandit": {"update_interval": 0.05, "exploration_budget": 0.5},
+                },
                 "objective": {"lambda": 0},
             }
         ],
@@ -69,8 +72,11 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     with BackgroundGateway(cfg) as gw:
         ids = []
         for p in prompts:
-            r = httpx.post(gw.url + "/v1/chat/completions", timeout=30,
-                           json={"model": "auto", "messages": [{"role": "user", "content": p}]})
+            r = httpx.post(
+                gw.url + "/v1/chat/completions",
+                timeout=30,
+                json={"model": "auto", "messages": [{"role": "user", "content": p}]},
+            )
             assert r.status_code == 200, r.text
             assert r.headers["x-pointsman-reason"].startswith("default profile; bandit thompson")
             ids.append(r.headers["x-request-id"])
@@ -80,11 +86,13 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
             assert 0 < d.probability <= 1 and d.chosen_model in MODELS
             assert len(d.context["z"]) == 16 and len(d.context["prior"]) == 3
         for rid in ids:
-            assert httpx.post(gw.url + "/v1/feedback", json={"request_id": rid, "score": 0.0}).status_code == 200
+            assert (
+                httpx.post(gw.url + "/v1/feedback", json={"request_id": rid, "score": 0.0}).status_code == 200
+            )
         selector = gw.gateway.profiles["learn"].selector
         until(lambda: selector.bandit.local.n.sum() >= len(ids) - 0.01)
         metrics = httpx.get(gw.url + "/metrics").text
-        assert 'pointsman_bandit_feedback_total{model=' in metrics
+        assert "pointsman_bandit_feedback_total{model=" in metrics
         learned = selector.bandit.local.n.copy()
     with BackgroundGateway(config(upstreams, router, tmp_path)) as again:
         resumed = again.gateway.profiles["learn"].selector.bandit.local.n
@@ -96,7 +104,10 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     log = str(tmp_path / "decisions.db")
     replayed = CliRunner().invoke(app, ["replay", "--log", log, "--config", str(candidate)])
     assert replayed.exit_code == 0, replayed.output
-    assert f"{len(ids)} logged requests replayed" in replayed.output and "logged choice -> candidate" in replayed.output
+    assert (
+        f"{len(ids)} logged requests replayed" in replayed.output
+        and "logged choice -> candidate" in replayed.output
+    )
     ope = CliRunner().invoke(app, ["ope", "--log", log, "--config", str(candidate), "--min-ess", "2"])
     assert ope.exit_code == 0, ope.output
     assert f"{len(ids)} decisions with feedback" in ope.output

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 
 LOG_OPTION = typer.Option(None, "--log", help="A decision log (SQLite file written by the gateway).")
-CONFIG_OPTION = typer.Option(None, "--config", "-c", help="A gateway config: use its store (SQLite or PostgreSQL).")
+CONFIG_OPTION = typer.Option(
+    None, "--config", "-c", help="A gateway config: use its store (SQLite or PostgreSQL)."
+)
 
 
 def open_store(log: Path | None, config: Path | None):
@@ -42,7 +44,9 @@ def open_store(log: Path | None, config: Path | None):
 
 
 def feedback_import(
-    file: Path = typer.Argument(..., help="JSONL or CSV (.csv) rows: request_id, score or thumbs, labels, comment."),
+    file: Path = typer.Argument(
+        ..., help="JSONL or CSV (.csv) rows: request_id, score or thumbs, labels, comment."
+    ),
     log: Path = LOG_OPTION,
     config: Path = CONFIG_OPTION,
     replace: bool = typer.Option(False, help="Overwrite imported scores already stored."),
@@ -108,8 +112,10 @@ def replay_command(
     replayed, _ = _replayed(log, config, limit)
     out = Console(highlight=False, soft_wrap=True)
     same = sum(r.chosen == r.record.chosen_model for r in replayed)
-    out.print(f"{len(replayed)} logged requests replayed; the candidate chose as logged on {same} "
-              f"({same / len(replayed):.0%})")
+    out.print(
+        f"{len(replayed)} logged requests replayed; the candidate chose as logged on {same} "
+        f"({same / len(replayed):.0%})"
+    )
     table = Table(title="logged choice -> candidate choice")
     for col in ("logged", "candidate", "requests"):
         table.add_column(col)
@@ -142,8 +148,10 @@ def ope_command(
         raise typer.Exit(1) from None
     out = Console(highlight=False, soft_wrap=True)
     q = report.quality
-    out.print(f"{q.n} decisions with feedback ({report.skipped} without); effective sample size {q.ess:.1f}; "
-              f"the candidate could have taken the logged action on {q.matched:.0%}")
+    out.print(
+        f"{q.n} decisions with feedback ({report.skipped} without); effective sample size {q.ess:.1f}; "
+        f"the candidate could have taken the logged action on {q.matched:.0%}"
+    )
     table = Table(title=f"off-policy estimates (95% bootstrap intervals); value = quality - {lam:g} x cost")
     for col in ("estimator", "quality", "cost (USD)", "value"):
         table.add_column(col)

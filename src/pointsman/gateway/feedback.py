@@ -77,7 +77,9 @@ def parse_feedback(raw: bytes, header_id: str | None = None) -> FeedbackBody:
 def _score(body: dict) -> float:
     score, thumbs = body.get("score"), body.get("thumbs")
     if (score is None) == (thumbs is None):
-        raise bad_request("Give either 'score' (a number in [0, 1]) or 'thumbs' ('up' or 'down')", param="score")
+        raise bad_request(
+            "Give either 'score' (a number in [0, 1]) or 'thumbs' ('up' or 'down')", param="score"
+        )
     if thumbs is not None:
         if thumbs not in ("up", "down"):
             raise bad_request(f"'thumbs' must be 'up' or 'down', got {thumbs!r}", param="thumbs")
@@ -115,7 +117,9 @@ class FeedbackEndpoint:
         try:
             return await self._handle(request)
         except APIError as exc:
-            return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
+            return Response(
+                exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers
+            )
 
     async def _handle(self, request: Request) -> Response:
         gw = self.gateway
@@ -123,24 +127,47 @@ class FeedbackEndpoint:
         principal = gw.gatekeeper.admit(request.headers.get("authorization"), client)
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            raise APIError(413, f"A feedback body is at most {MAX_BODY_BYTES} bytes", code="request_too_large")
+            raise APIError(
+                413, f"A feedback body is at most {MAX_BODY_BYTES} bytes", code="request_too_large"
+            )
         body = parse_feedback(raw, request.headers.get("x-request-id"))
         decision = await asyncio.to_thread(gw.log.decision, body.request_id)
         if decision is None:
-            raise APIError(404, f"No logged request with id {body.request_id!r}", param="request_id",
-                           code="request_not_found")
+            raise APIError(
+                404,
+                f"No logged request with id {body.request_id!r}",
+                param="request_id",
+                code="request_not_found",
+            )
         if principal.key_id is not None and decision.tenant != principal.tenant:
-            raise APIError(403, f"Request {body.request_id} belongs to another tenant", param="request_id",
-                           code="wrong_tenant")
-        record = FeedbackRecord(body.request_id, time.time(), body.score, "explicit", body.labels, body.comment,
-                                principal.tenant, principal.key_id)
+            raise APIError(
+                403,
+                f"Request {body.request_id} belongs to another tenant",
+                param="request_id",
+                code="wrong_tenant",
+            )
+        record = FeedbackRecord(
+            body.request_id,
+            time.time(),
+            body.score,
+            "explicit",
+            body.labels,
+            body.comment,
+            principal.tenant,
+            principal.key_id,
+        )
         try:
             replaced = await asyncio.to_thread(gw.log.add_feedback, record, replace=body.replace)
         except DuplicateFeedback as exc:
             raise APIError(409, str(exc), param="replace", code="duplicate_feedback") from None
         gw.feedback_received(record, decision)
-        out = {"object": "feedback", "request_id": record.request_id, "score": record.score,
-               "labels": record.labels, "replaced": replaced}
+        out = {
+            "object": "feedback",
+            "request_id": record.request_id,
+            "score": record.score,
+            "labels": record.labels,
+            "replaced": replaced,
+        }
         return Response(orjson.dumps(out), media_type="application/json")
 
 
@@ -189,8 +216,6 @@ class ImplicitFeedback:
             recent = self._recent[caller] = deque(maxlen=cfg.reask_history)
         while recent and now - recent[0][0] > cfg.reask_window:
             recent.popleft()
-        found = next(
-            (rid for _, rid, v in reversed(recent) if float(v @ unit) >= cfg.reask_similarity), None
-        )
+        found = next((rid for _, rid, v in reversed(recent) if float(v @ unit) >= cfg.reask_similarity), None)
         recent.append((now, request_id, unit))
         return found

@@ -85,7 +85,7 @@ class Posterior:
     """Per-arm Gaussian posterior of the quality weights given a prior and data statistics (immutable)."""
 
     def __init__(self, stats: Stats, prior_mean: np.ndarray, prior_strength: float, noise: float) -> None:
-        m, d = stats.b.shape
+        d = stats.b.shape[1]
         precision = stats.A + prior_strength * np.eye(d)[None]
         self.cov = np.linalg.inv(precision)  # (m, d, d)
         self.mean = np.einsum("mij,mj->mi", self.cov, stats.b + prior_strength * prior_mean[None])
@@ -141,7 +141,9 @@ class Bandit:
     `choose` only reads the current posterior (an immutable object swapped in by `update` / `merge`), so
     it never waits for learning. `update` and `merge` are for the background updater (one at a time)."""
 
-    def __init__(self, n_arms: int, dim_in: int, config, *, clock=None, rng: np.random.Generator | None = None):
+    def __init__(
+        self, n_arms: int, dim_in: int, config, *, clock=None, rng: np.random.Generator | None = None
+    ):
         import time
 
         self.config = config  # pointsman.config.gateway.BanditConfig
@@ -164,7 +166,12 @@ class Bandit:
         return arm_features(np.asarray(prior_quality, dtype=np.float64), self.reduce(embedding))
 
     def choose(
-        self, X: np.ndarray, cost: np.ndarray, lam: float, *, explore: bool = True,
+        self,
+        X: np.ndarray,
+        cost: np.ndarray,
+        lam: float,
+        *,
+        explore: bool = True,
         allowed: np.ndarray | None = None,
     ) -> Choice:
         """Pick an arm for features X (m, d) and known costs; `explore=False` (guarded routes): greedy."""
@@ -223,7 +230,9 @@ class Bandit:
 
     def _posterior(self) -> Posterior:
         now = self.clock()
-        stats = self.local.decayed(now, self.config.half_life) + self.others.decayed(now, self.config.half_life)
+        stats = self.local.decayed(now, self.config.half_life) + self.others.decayed(
+            now, self.config.half_life
+        )
         # A per-arm prior strength: scale each arm's data instead (same posterior mean, wider for weak priors).
         scale = self.prior_scale[:, None, None]
         scaled = Stats(stats.A / scale, stats.b / scale[:, :, 0], stats.n, stats.time)

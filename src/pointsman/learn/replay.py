@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -46,9 +46,7 @@ def replay(records: Iterable[DecisionRecord], config: GatewayConfig, *, encoder=
 
     with_content = [r for r in records if r.content and r.content.get("messages")]
     if not with_content:
-        raise NoContent(
-            "the log kept no prompts: replay needs a log written with store.log_content: true"
-        )
+        raise NoContent("the log kept no prompts: replay needs a log written with store.log_content: true")
     policy = build_policy(config, encoder=encoder)
     try:
         policy.warm()
@@ -94,7 +92,11 @@ class OPEReport:
 
 
 def off_policy(
-    replayed: Sequence[Replayed], feedback: Iterable[FeedbackRecord], *, lam: float = 0.0, min_ess: float = 30.0
+    replayed: Sequence[Replayed],
+    feedback: Iterable[FeedbackRecord],
+    *,
+    lam: float = 0.0,
+    min_ess: float = 30.0,
 ) -> OPEReport:
     """IPS / SNIPS / DR estimates of the candidate's quality (the feedback score), cost (USD) and value
     (quality - lam x cost) on the replayed requests that got feedback. DR's reward model: the candidate's

@@ -22,7 +22,8 @@ import os
 import socket
 import weakref
 from collections import deque
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
@@ -44,11 +45,14 @@ MAX_QUEUE = 100_000
 class LearnMetrics:
     """Per gateway registry: feedback learned from and drift alarms, by route and model."""
 
-    _by_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    _by_registry: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.learned = Counter(
-            "pointsman_bandit_feedback", "Feedback a bandit learned from", ["route", "model"], registry=registry
+            "pointsman_bandit_feedback",
+            "Feedback a bandit learned from",
+            ["route", "model"],
+            registry=registry,
         )
         self.alarms = Counter(
             "pointsman_drift_alarms",
@@ -78,7 +82,9 @@ class BanditSelector:
         self.prior, self.config, self.objective, self.profile = prior, config, objective, profile
         self.candidates = list(candidates)
         self.bandit = Bandit(len(self.candidates), EMBEDDING_DIM, config, rng=rng)
-        fingerprint = hashlib.sha256(f"{self.candidates}|{config.dims}|{config.seed}".encode()).hexdigest()[:10]
+        fingerprint = hashlib.sha256(f"{self.candidates}|{config.dims}|{config.seed}".encode()).hexdigest()[
+            :10
+        ]
         self.prefix = f"bandit:{profile}:{fingerprint}:"
         self.replica = os.environ.get("POINTSMAN_REPLICA") or socket.gethostname()
         self.detectors = [self._detector() for _ in self.candidates]
@@ -104,7 +110,9 @@ class BanditSelector:
 
     # -- the request path -----------------------------------------------------------------------------
 
-    async def rank(self, view: RequestView, objective: Objective | None = None, *, explore: bool = True) -> Ranking:
+    async def rank(
+        self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
+    ) -> Ranking:
         router = self._resolved or await asyncio.to_thread(self._router)
         prior_q, cost = await asyncio.to_thread(router.predict, view)
         objective = objective or self.objective
@@ -140,7 +148,11 @@ class BanditSelector:
         if not ctx or ctx.get("bandit") != self.prefix or len(self._queue) >= MAX_QUEUE:
             return
         # An error blames the model the policy chose; any other score is about the model that answered.
-        model = decision.chosen_model if feedback.kind == "error" else (decision.served_model or decision.chosen_model)
+        model = (
+            decision.chosen_model
+            if feedback.kind == "error"
+            else (decision.served_model or decision.chosen_model)
+        )
         if model not in self.candidates:
             return
         arm = self.candidates.index(model)
@@ -155,7 +167,9 @@ class BanditSelector:
             return 0
         batch = [self._queue.popleft() for _ in range(n)]
         arms = np.array([a for a, _, _ in batch])
-        residual = self.bandit.update(arms, np.stack([x for _, x, _ in batch]), np.array([y for _, _, y in batch]))
+        residual = self.bandit.update(
+            arms, np.stack([x for _, x, _ in batch]), np.array([y for _, _, y in batch])
+        )
         for arm, r in zip(arms.tolist(), residual.tolist()):
             model = self.candidates[arm]
             if self._metrics is not None:
@@ -165,8 +179,12 @@ class BanditSelector:
             direction = self.detectors[arm].update(r)
             if direction is None:
                 continue
-            log.warning("drift: profile %s, model %s: feedback %s its prediction", self.profile, model,
-                        "fell below" if direction == "down" else "rose above")
+            log.warning(
+                "drift: profile %s, model %s: feedback %s its prediction",
+                self.profile,
+                model,
+                "fell below" if direction == "down" else "rose above",
+            )
             if self._metrics is not None:
                 self._metrics.alarms.labels(self.profile, model, direction).inc()
             if direction == "down" and self.config.drift.reset:

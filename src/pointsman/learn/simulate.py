@@ -7,9 +7,9 @@ static baseline), the rest form the stream. Embeddings come through the on-disk 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -90,10 +90,13 @@ def run_bandit(
 
     q = t.quality[rows] if quality is None else quality
     now = [0.0]
-    bandit = Bandit(t.prior.shape[1], t.embeddings.shape[1], config, clock=lambda: now[0],
-                    rng=np.random.default_rng(seed))
-    detectors = [PageHinkley(config.drift.delta, config.drift.threshold, config.drift.min_samples)
-                 for _ in range(bandit.m)]
+    bandit = Bandit(
+        t.prior.shape[1], t.embeddings.shape[1], config, clock=lambda: now[0], rng=np.random.default_rng(seed)
+    )
+    detectors = [
+        PageHinkley(config.drift.delta, config.drift.threshold, config.drift.min_samples)
+        for _ in range(bandit.m)
+    ]
     T = len(rows)
     picks, probs = np.zeros(T, dtype=np.int64), np.zeros(T)
     X_all = np.zeros((T, bandit.d))

@@ -10,8 +10,9 @@ kind is refused (`DuplicateFeedback`) unless it replaces the first.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence, get_args
+from typing import Any, Literal, get_args
 
 import orjson
 
