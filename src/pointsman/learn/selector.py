@@ -23,7 +23,7 @@ import socket
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
