@@ -12,21 +12,6 @@ from pointsman.config.gateway import StoreConfig
 from pointsman.store.decisions import COLUMNS, SCHEMA_VERSION, DecisionRecord, open_log
 from pointsman.store.feedback import DuplicateFeedback, FeedbackRecord
 
-psycopg = pytest.importorskip(
-    "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
-)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path, monkeypatch) -> StoreConfig:
-    if request.param == "postgres":
-        dsn = request.getfixturevalue("postgres_dsn")
-        monkeypatch.setenv("TEST_PG_DSN", dsn)
-        with psycopg.connect(dsn, autocommit=True) as db:
-            db.execute("DROP TABLE IF EXISTS decisions, feedback, pointsman_meta")
-        return StoreConfig(kind="postgres", dsn_env="TEST_PG_DSN", flush_interval=0.05)
-    return StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"), flush_interval=0.05)
-
 
 def decision(i: int) -> DecisionRecord:
     return DecisionRecord(f"req_{i}", 1_700_000_000.0 + i, "auto", "p", 200, tenant="acme", chosen_model="a")
