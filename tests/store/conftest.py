@@ -98,7 +98,9 @@ def store(request, tmp_path, monkeypatch):
     from pointsman.config.gateway import StoreConfig
 
     if request.param == "postgres":
-        psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')")
+        psycopg = pytest.importorskip(
+            "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
+        )
         dsn = request.getfixturevalue("postgres_dsn")
         monkeypatch.setenv("TEST_PG_DSN", dsn)
         with psycopg.connect(dsn, autocommit=True) as db:
