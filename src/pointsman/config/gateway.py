@@ -83,7 +83,10 @@ class BanditConfig(_Strict):
     noise: PositiveFloat = Field(0.25, description="reward noise sd (Thompson's posterior scale)")
     alpha: PositiveFloat = Field(1.0, description="linucb: standard deviations of optimism")
     exploration_budget: float = Field(
-        0.05, ge=0, le=1, description="most probability (thompson) or share of picks (linucb) off the greedy arm"
+        0.05,
+        ge=0,
+        le=1,
+        description="most probability (thompson) or share of picks (linucb) off the greedy arm",
     )
     half_life: PositiveFloat = Field(
         7 * 86400.0, description="seconds after which evidence weighs half (old traffic fades)"
@@ -149,7 +152,9 @@ class ProfileConfig(_Strict):
     def _bandit_fits(self) -> ProfileConfig:
         if self.selector.bandit is not None:
             if self.exploration:
-                raise ValueError("a bandit explores itself: set selector.bandit.exploration_budget, not exploration")
+                raise ValueError(
+                    "a bandit explores itself: set selector.bandit.exploration_budget, not exploration"
+                )
             if self.objective.within is not None:
                 raise ValueError("a bandit needs a lambda objective (quality - lambda x cost), not 'within'")
         return self
@@ -361,7 +366,9 @@ class FeedbackConfig(_Strict):
         0.95, gt=0, le=1, description="cosine similarity of request embeddings that counts as the same prompt"
     )
     reask_history: PositiveInt = Field(32, description="recent prompts kept per caller for re-ask detection")
-    reask_callers: PositiveInt = Field(10_000, description="callers tracked at once (the oldest is forgotten)")
+    reask_callers: PositiveInt = Field(
+        10_000, description="callers tracked at once (the oldest is forgotten)"
+    )
 
 
 class GatewayConfig(_Strict):

@@ -187,8 +187,8 @@ class ImplicitFeedback:
         tenant, key = (who.tenant, who.key_id) if who else (None, None)
         out = []
 
-        def signal(request_id: str, kind: str) -> None:
-            out.append(FeedbackRecord(request_id, time.time(), 0.0, kind, [], None, tenant, key))  # type: ignore[arg-type]
+        def signal(request_id: str, kind: Any) -> None:
+            out.append(FeedbackRecord(request_id, time.time(), 0.0, kind, [], None, tenant, key))
 
         if ex.error_code == "client_closed" and ex.first_byte_s is not None:  # left after the answer began
             signal(ex.request_id, "abort")

@@ -1,1 +1,1 @@
-"""Learning from traffic: feedback files, contextual bandits, drift detection, off-policy evaluation, replay."""
+"""Learning from traffic: feedback files, contextual bandits, drift, off-policy evaluation, replay."""

@@ -204,7 +204,8 @@ class Bandit:
     def update(self, arms: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Learn from a batch: arm index, (k, d) features, observed quality. Returns the residuals (observed
         minus predicted before the update). Targets are clipped to `clip` around the prediction, and a batch
-        weighs at most `max_batch_weight` observations in all (a burst of bad feedback moves it no further)."""
+        weighs at most `max_batch_weight` observations in all (a burst of bad feedback moves it no
+        further)."""
         cfg = self.config
         arms = np.asarray(arms, dtype=np.int64)
         predicted = np.einsum("kd,kd->k", X, self.posterior.mean[arms])
@@ -233,7 +234,7 @@ class Bandit:
         stats = self.local.decayed(now, self.config.half_life) + self.others.decayed(
             now, self.config.half_life
         )
-        # A per-arm prior strength: scale each arm's data instead (same posterior mean, wider for weak priors).
+        # A per-arm prior strength: scale each arm's data instead (same mean, wider for weak priors).
         scale = self.prior_scale[:, None, None]
         scaled = Stats(stats.A / scale, stats.b / scale[:, :, 0], stats.n, stats.time)
         post = Posterior(scaled, self.prior_mean, self.config.prior_strength, self.config.noise)

@@ -1,4 +1,4 @@
-"""Offline labels for logged requests (`pointsman feedback import FILE`): JSONL or CSV rows keyed by request id.
+"""Offline labels for logged requests (`pointsman feedback import FILE`): JSONL or CSV rows by request id.
 
 JSONL: one object per line with the fields of `POST /v1/feedback` (`request_id`, `score` or `thumbs`,
 `labels`, `comment`, `replace`). CSV: a header row naming the same columns; `labels` separated by `;`.

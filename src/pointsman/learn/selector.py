@@ -161,7 +161,7 @@ class BanditSelector:
         self._queue.append((arm, x, float(feedback.score)))
 
     def apply(self) -> int:
-        """Apply the queued feedback as one batch (and run the drift detectors); returns how many. Blocking."""
+        """Apply the queued feedback as one batch and run the drift detectors; returns how many. Blocking."""
         n = len(self._queue)
         if not n:
             return 0
@@ -228,7 +228,7 @@ class BanditSelector:
                 log.exception("bandit %s: update failed", self.profile)
 
     async def sync(self) -> None:
-        """Write this replica's statistics, read and sum the others' (a state outage: keep learning locally)."""
+        """Write this replica's statistics, read and sum the others' (state outage: learn locally)."""
         state = self._state
         if state is None:
             return

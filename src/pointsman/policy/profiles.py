@@ -100,7 +100,8 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
     if cfg.selector.bandit is not None:
         from pointsman.learn.selector import BanditSelector
 
-        selector = BanditSelector(selector, cfg.selector.bandit, cfg.candidates, cfg.objective, profile=cfg.name)
+        bandit = cfg.selector.bandit
+        selector = BanditSelector(selector, bandit, cfg.candidates, cfg.objective, profile=cfg.name)
     return RouteProfile(
         cfg.name,
         selector,

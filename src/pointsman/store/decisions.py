@@ -131,7 +131,7 @@ class DecisionLog(ABC):
             self._pending.append(record)
 
     def put_feedback(self, record: FeedbackRecord) -> None:
-        """Queue an implicit signal (written by the writer thread; a score of that kind already there wins)."""
+        """Queue an implicit signal (the writer thread writes it; a score of that kind already there wins)."""
         if len(self._pending_feedback) >= self.config.max_queue:
             self.dropped += 1
         else:

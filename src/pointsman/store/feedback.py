@@ -1,7 +1,7 @@
 """Feedback on logged decisions: one score in [0, 1] per request and kind, stored beside the decision log.
 
-Kinds: `explicit` (a client's `POST /v1/feedback`), `import` (offline labels, `pointsman feedback import`), and
-the implicit signals the gateway records itself: `reask` (a near-identical prompt came back soon after),
+Kinds: `explicit` (a client's `POST /v1/feedback`), `import` (offline labels: `pointsman feedback import`),
+and the implicit signals the gateway records itself: `reask` (a near-identical prompt came back soon after),
 `abort` (the client left mid-stream), `error` (the policy's first choice failed; a fallback answered or
 nothing did). An explicit score and an implicit one for the same request coexist; a second score of the same
 kind is refused (`DuplicateFeedback`) unless it replaces the first.

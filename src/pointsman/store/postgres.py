@@ -153,7 +153,8 @@ class PostgresLog(DecisionLog):
             ).fetchone()
             if found and not replace:
                 raise DuplicateFeedback(record.request_id, record.kind)
-            inserted = db.execute(_FEEDBACK + ("UPDATE SET " + update if replace else "NOTHING"), record.row())
+            conflict = "UPDATE SET " + update if replace else "NOTHING"
+            inserted = db.execute(_FEEDBACK + conflict, record.row())
             if not replace and inserted.rowcount == 0:  # a concurrent first score won
                 raise DuplicateFeedback(record.request_id, record.kind)
         return found is not None
