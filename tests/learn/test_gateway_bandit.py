@@ -80,7 +80,14 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
             assert r.status_code == 200, r.text
             assert r.headers["x-pointsman-reason"].startswith("default profile; bandit thompson")
             ids.append(r.headers["x-request-id"])
-        logged = {d.request_id: d for d in wait_for_rows(gw, len(ids))}
+        # The same question again (within reask_window): the earlier answer gets an implicit `reask` 0.
+        again = {"model": "auto", "messages": [{"role": "user", "content": "  " + prompts[0]}]}
+        assert httpx.post(gw.url + "/v1/chat/completions", json=again, timeout=30).status_code == 200
+        until(lambda: any(f.kind == "reask" for f in gw.gateway.log.feedback()))
+        assert [(f.request_id, f.score) for f in gw.gateway.log.feedback() if f.kind == "reask"] == [
+            (ids[0], 0.0)
+        ]
+        logged = {d.request_id: d for d in wait_for_rows(gw, len(ids) + 1)}
         for rid in ids:
             d = logged[rid]
             assert 0 < d.probability <= 1 and d.chosen_model in MODELS
@@ -105,7 +112,7 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     replayed = CliRunner().invoke(app, ["replay", "--log", log, "--config", str(candidate)])
     assert replayed.exit_code == 0, replayed.output
     assert (
-        f"{len(ids)} logged requests replayed" in replayed.output
+        f"{len(ids) + 1} logged requests replayed" in replayed.output
         and "logged choice -> candidate" in replayed.output
     )
     ope = CliRunner().invoke(app, ["ope", "--log", log, "--config", str(candidate), "--min-ess", "2"])
