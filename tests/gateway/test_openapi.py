@@ -47,7 +47,14 @@ def test_real_responses_match_the_spec(gateway, spec) -> None:
     check(spec, "ModelList", httpx.get(url + "/v1/models").json())
     check(spec, "Health", httpx.get(url + "/health").json())
     check(spec, "Ready", httpx.get(url + "/ready").json())
-    assert set(spec["paths"]) == {"/v1/chat/completions", "/v1/models", "/health", "/ready", "/metrics"}
+    assert set(spec["paths"]) == {
+        "/v1/chat/completions",
+        "/v1/models",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/v1/feedback",
+    }
 
 
 def test_schemathesis_finds_nothing(gateway, tmp_path: Path) -> None:
