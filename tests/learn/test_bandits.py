@@ -94,3 +94,11 @@ def test_page_hinkley_detects_a_fall_not_noise() -> None:
     assert not any(ph.update(x) for x in rng.binomial(1, 0.6, 3000) - 0.6)
     fell = [ph.update(x) for x in rng.binomial(1, 0.15, 200) - 0.6]
     assert "down" in fell and fell.index("down") < 100
+
+
+def test_cusum_against_the_promise_sees_an_offset_from_the_start() -> None:
+    rng = np.random.default_rng(0)
+    off = rng.binomial(1, 0.3, 300) - 0.6  # delivered 0.3 where 0.6 was promised, from the first request
+    assert not any(PageHinkley().update(x) for x in off)  # no change in the stream itself
+    cusum = PageHinkley(reference=0.0)
+    assert "down" in [cusum.update(x) for x in off]

@@ -121,3 +121,21 @@ def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:
     assert "DR" in ope.output and "effective sample size" in ope.output
     refused = CliRunner().invoke(app, ["ope", "--log", log, "--config", str(candidate), "--min-ess", "1000"])
     assert refused.exit_code == 1 and "support too thin" in refused.output
+
+
+def test_drift_alarm_on_a_router_profile(upstreams, subset, tmp_path) -> None:
+    """A router profile (no bandit) whose answers all get 0: its served model's feedback falls below what the
+    router predicted, and /metrics says so."""
+    ds, rows, router = subset
+    cfg = config_dict(upstreams, router, bandit=False)
+    cfg["feedback"] = {"drift": {"min_samples": 5, "threshold": 1.0, "delta": 0.0}}
+    with BackgroundGateway(parse_config(yaml.safe_dump(cfg), base_dir=tmp_path)) as gw:
+        for i in rows[:12]:
+            body = {"model": "auto", "messages": [{"role": "user", "content": ds.prompts[i]}]}
+            rid = httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=30).headers["x-request-id"]
+            assert (
+                httpx.post(gw.url + "/v1/feedback", json={"request_id": rid, "score": 0}).status_code == 200
+            )
+        metrics = httpx.get(gw.url + "/metrics").text
+    alarms = [line for line in metrics.splitlines() if line.startswith("pointsman_drift_alarms_total{")]
+    assert any('direction="down"' in line and 'route="learn"' in line for line in alarms), alarms

@@ -369,6 +369,10 @@ class FeedbackConfig(_Strict):
     reask_callers: PositiveInt = Field(
         10_000, description="callers tracked at once (the oldest is forgotten)"
     )
+    drift: DriftConfig = Field(
+        default_factory=DriftConfig,
+        description="drift of feedback and cost from router predictions, per route and model (`reset` unused)",
+    )
 
 
 class GatewayConfig(_Strict):

@@ -23,6 +23,7 @@ from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
 from pointsman.gateway.feedback import ImplicitFeedback
 from pointsman.gateway.metrics import Metrics
+from pointsman.learn.monitor import DriftMonitor
 from pointsman.gateway.request import ChatRequest
 from pointsman.guard import Redacted, mask_values
 from pointsman.policy.build import Policy, build_policy
@@ -144,6 +145,8 @@ class Gateway:
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
         self.implicit = ImplicitFeedback(config.feedback)
+        bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
+        self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
@@ -241,6 +244,8 @@ class Gateway:
                     self.metrics.fallbacks.labels(a.model, a.code or a.outcome).inc()
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)
+            if record.cost_usd is not None and record.route in self.profiles:
+                self.drift.cost(record)
             for signal in self.implicit.observe(ex):
                 self.log.put_feedback(signal)
                 if signal.request_id == record.request_id:
@@ -302,6 +307,7 @@ class Gateway:
 
     def feedback_received(self, feedback: FeedbackRecord, decision: DecisionRecord) -> None:
         """A score for a logged decision (explicit or implicit): the route's learning selector hears of it."""
+        self.drift.quality(feedback, decision)
         profile = self.profiles.get(decision.route)
         learn = getattr(profile.selector, "learn", None) if profile is not None else None
         if learn is not None:

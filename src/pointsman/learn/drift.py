@@ -3,6 +3,8 @@
 Page-Hinkley for a fall in the mean: with x_bar the running mean, m_t = sum (x_i - x_bar_i + delta) and
 M_t = max m; an alarm when M_t - m_t > threshold (the sum fell `threshold` below its high-water mark while
 each step is allowed `delta` of slack). Symmetric for a rise. After an alarm the test starts over.
+With a fixed `reference` instead of the running mean it is a two-sided CUSUM against that value: a stream
+that is off from the start (a router that promised more than it delivers) raises an alarm too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ class PageHinkley:
     delta: float = 0.1  # slack per observation: changes smaller than this are not drift
     threshold: float = 15.0  # how far the cumulative sum may fall (or rise) before an alarm
     min_samples: int = 30  # no alarm before this many observations since the last reset
+    reference: float | None = None  # compare with this value instead of the running mean
     n: int = 0
     mean: float = 0.0
     down: float = 0.0  # sum for a fall, and its high-water mark
@@ -26,9 +29,10 @@ class PageHinkley:
         """Add one observation; returns "down" or "up" on an alarm (and resets), else None."""
         self.n += 1
         self.mean += (x - self.mean) / self.n
-        self.down += x - self.mean + self.delta
+        ref = self.mean if self.reference is None else self.reference
+        self.down += x - ref + self.delta
         self.down_max = max(self.down_max, self.down)
-        self.up += x - self.mean - self.delta
+        self.up += x - ref - self.delta
         self.up_min = min(self.up_min, self.up)
         if self.n < self.min_samples:
             return None

@@ -20,17 +20,17 @@ import hashlib
 import logging
 import os
 import socket
-import weakref
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from pointsman.config.gateway import BanditConfig
 from pointsman.learn.bandits import Bandit, Stats, arm_features
 from pointsman.learn.drift import PageHinkley
+from pointsman.learn.monitor import LearnMetrics
 from pointsman.policy.objective import Objective, ObjectiveError
 from pointsman.policy.selector import Ranking, Scored
 from pointsman.signals.base import RequestView
@@ -40,32 +40,6 @@ log = logging.getLogger("pointsman.learn")
 
 EMBEDDING_DIM = 384
 MAX_QUEUE = 100_000
-
-
-class LearnMetrics:
-    """Per gateway registry: feedback learned from and drift alarms, by route and model."""
-
-    _by_registry: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.learned = Counter(
-            "pointsman_bandit_feedback",
-            "Feedback a bandit learned from",
-            ["route", "model"],
-            registry=registry,
-        )
-        self.alarms = Counter(
-            "pointsman_drift_alarms",
-            "Page-Hinkley alarms: a model's feedback fell below (or rose above) its prediction",
-            ["route", "model", "direction"],
-            registry=registry,
-        )
-
-    @classmethod
-    def of(cls, registry: CollectorRegistry) -> LearnMetrics:
-        if registry not in cls._by_registry:
-            cls._by_registry[registry] = cls(registry)
-        return cls._by_registry[registry]
 
 
 class BanditSelector:
