@@ -90,3 +90,20 @@ def postgres_dsn() -> Iterator[str]:
         )
         time.sleep(0.1)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path, monkeypatch):
+    """A StoreConfig for an empty decision log on SQLite, then on the real PostgreSQL server."""
+    from pointsman.config.gateway import StoreConfig
+
+    if request.param == "postgres":
+        psycopg = pytest.importorskip(
+            "psycopg", reason="psycopg 3 is not installed (pip install 'pointsman[postgres]')"
+        )
+        dsn = request.getfixturevalue("postgres_dsn")
+        monkeypatch.setenv("TEST_PG_DSN", dsn)
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute("DROP TABLE IF EXISTS decisions, feedback")
+        return StoreConfig(kind="postgres", dsn_env="TEST_PG_DSN", flush_interval=0.05)
+    return StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"), flush_interval=0.05)

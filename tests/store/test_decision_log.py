@@ -53,17 +53,6 @@ def record(i: int, **kw) -> DecisionRecord:
     return DecisionRecord(**base)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path, monkeypatch) -> StoreConfig:
-    if request.param == "postgres":
-        dsn = request.getfixturevalue("postgres_dsn")
-        monkeypatch.setenv("TEST_PG_DSN", dsn)
-        with psycopg.connect(dsn, autocommit=True) as db:
-            db.execute("DROP TABLE IF EXISTS decisions")
-        return StoreConfig(kind="postgres", dsn_env="TEST_PG_DSN", flush_interval=0.05)
-    return StoreConfig(kind="sqlite", path=str(tmp_path / "d.db"), flush_interval=0.05)
-
-
 def test_round_trip_in_batches(store) -> None:
     log = open_log(store)
     log.start()

@@ -152,7 +152,7 @@ def parse_router_params(items: list[str], routers: list[str]) -> dict[str, dict[
 
 # The registered routers (routers/registry.py), named in --help without importing them all;
 # tests/routers check it against the registry.
-ROUTER_NAMES = "best-single, category, irt, knn, mf, mixture, mlp, oracle, random"
+ROUTER_NAMES = "best-single, category, dual, graph, irt, knn, mf, mixture, mlp, oracle, random"
 
 
 def resolve_routers(text: str, flag: str = "--routers") -> list[str]:

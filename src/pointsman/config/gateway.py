@@ -58,21 +58,72 @@ class TrainConfig(_Strict):
     router: str | None = Field(None, description="a router name; default: the lab's default router")
 
 
+class DriftConfig(_Strict):
+    """Page-Hinkley on each model's feedback minus its predicted quality (pointsman.learn.drift)."""
+
+    enabled: bool = True
+    delta: float = Field(0.1, ge=0, description="per-observation slack: smaller shifts are not drift")
+    threshold: PositiveFloat = Field(15.0, description="alarm when the cumulative shortfall exceeds this")
+    min_samples: PositiveInt = Field(30, description="observations of a model before an alarm is possible")
+    reset: bool = Field(
+        True, description="on an alarm, forget the model's evidence and weaken its prior (learn anew)"
+    )
+
+
+class BanditConfig(_Strict):
+    """A contextual bandit on top of the profile's router (the router's predictions are its prior)."""
+
+    kind: Literal["thompson", "linucb", "epsilon_greedy"] = Field(
+        "thompson", description="epsilon_greedy: uniform exploration with probability exploration_budget"
+    )
+    dims: PositiveInt = Field(16, le=384, description="the request embedding reduced to this many features")
+    prior_strength: PositiveFloat = Field(
+        20.0, description="pseudo-observations behind the router's predictions (per arm)"
+    )
+    noise: PositiveFloat = Field(0.25, description="reward noise sd (Thompson's posterior scale)")
+    alpha: PositiveFloat = Field(1.0, description="linucb: standard deviations of optimism")
+    exploration_budget: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="most probability (thompson) or share of picks (linucb) off the greedy arm",
+    )
+    half_life: PositiveFloat = Field(
+        7 * 86400.0, description="seconds after which evidence weighs half (old traffic fades)"
+    )
+    update_interval: PositiveFloat = Field(1.0, description="seconds between batched updates")
+    max_batch_weight: PositiveFloat = Field(
+        256.0, description="total weight of one batch of feedback at most (a burst counts no more)"
+    )
+    clip: PositiveFloat = Field(0.5, description="a target departs at most this far from the prediction")
+    reset_strength: PositiveFloat = Field(
+        1.0, description="the prior's strength for a model after a drift alarm"
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    seed: int = Field(0, description="of the embedding projection: the same on every replica")
+
+
 class SelectorConfig(_Strict):
     """How a profile ranks its candidates: a trained router file, a router trained on first use (`train`),
-    or a static order (default: the candidates' order)."""
+    or a static order (default: the candidates' order). `bandit` (with `router` or `train` as its prior)
+    learns from feedback on top of the router."""
 
     router: str | None = Field(
         None, description="a router file from `pointsman train` (path relative to the config)"
     )
     train: TrainConfig | None = Field(None, description="train a router on this data on first use (cached)")
     order: list[str] | None = Field(None, description="a static ranking, best first")
+    bandit: BanditConfig | None = Field(
+        None, description="learn from feedback (contextual bandit) with the router as prior"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
+        if self.bandit is not None and not self.learned:
+            raise ValueError("'bandit' needs a prior: give 'router' or 'train' beside it")
         return self
 
     @property
@@ -108,6 +159,17 @@ class ProfileConfig(_Strict):
         None, description="absent: a saturated model answers 503 with Retry-After, never a pricier spill"
     )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _bandit_fits(self) -> ProfileConfig:
+        if self.selector.bandit is not None:
+            if self.exploration:
+                raise ValueError(
+                    "a bandit explores itself: set selector.bandit.exploration_budget, not exploration"
+                )
+            if self.objective.within is not None:
+                raise ValueError("a bandit needs a lambda objective (quality - lambda x cost), not 'within'")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -319,6 +381,27 @@ class StateConfig(_Strict):
     flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
 
 
+class FeedbackConfig(_Strict):
+    """Implicit feedback the gateway records itself (docs/learning.md): client aborts mid-stream, a failed
+    first choice, and re-asks of a near-identical prompt by the same caller."""
+
+    implicit: bool = Field(True, description="record abort / error / reask signals (score 0) in the log")
+    reask_window: float = Field(
+        300.0, ge=0, description="seconds within which a near-identical prompt counts as a re-ask (0: off)"
+    )
+    reask_similarity: float = Field(
+        0.95, gt=0, le=1, description="cosine similarity of request embeddings that counts as the same prompt"
+    )
+    reask_history: PositiveInt = Field(32, description="recent prompts kept per caller for re-ask detection")
+    reask_callers: PositiveInt = Field(
+        10_000, description="callers tracked at once (the oldest is forgotten)"
+    )
+    drift: DriftConfig = Field(
+        default_factory=DriftConfig,
+        description="drift of feedback and cost from router predictions, per route and model (`reset` unused)",
+    )
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     backends: list[BackendConfig] = Field(min_length=1)
@@ -335,6 +418,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)

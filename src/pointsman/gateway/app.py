@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from pointsman.gateway.chat import ChatEndpoint
 from pointsman.gateway.errors import APIError
+from pointsman.gateway.feedback import FeedbackEndpoint
 from pointsman.gateway.metrics import CONTENT_TYPE
 from pointsman.gateway.openapi import openapi_spec
 from pointsman.gateway.service import Gateway
@@ -43,6 +44,7 @@ class GatewayApp:
                 Route("/ready", self.ready, methods=["GET"]),
                 Route("/metrics", self.metrics, methods=["GET"]),
                 Route("/openapi.json", self.openapi, methods=["GET"]),
+                Route("/v1/feedback", FeedbackEndpoint(gateway).handle, methods=["POST"]),
                 Route("/v1/chat/completions", self.wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
             ],
             exception_handlers={HTTPException: self.http_error, Exception: self.internal_error},

@@ -324,6 +324,29 @@ def openapi_spec() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/feedback": {
+                "post": {
+                    "operationId": "createFeedback",
+                    "summary": "Score an answered request (docs/learning.md)",
+                    "security": [{"bearer": []}, {}],
+                    "requestBody": {"required": True, "content": json_of("FeedbackRequest")},
+                    "responses": {
+                        "200": {"description": "stored", "content": json_of("Feedback")},
+                        **{
+                            code: {"description": what, "content": json_of("Error")}
+                            for code, what in (
+                                ("400", "malformed JSON, unknown field, wrong types or values"),
+                                ("401", "missing or wrong API key (auth on)"),
+                                ("403", "the request belongs to another tenant"),
+                                ("404", "no logged request with this id"),
+                                ("409", "the request already has a score (send replace: true)"),
+                                ("413", "body over 64 KiB"),
+                                ("429", "rate limit"),
+                            )
+                        },
+                    },
+                }
+            },
             "/metrics": {
                 "get": {
                     "operationId": "metrics",
@@ -361,6 +384,35 @@ def openapi_spec() -> dict[str, Any]:
                     "type": "object",
                     "required": ["object", "data"],
                     "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}},
+                },
+                "FeedbackRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "give `score` or `thumbs`; the id as `request_id`, `id` or x-request-id",
+                    "properties": {
+                        "request_id": {"type": "string"},
+                        "id": {"type": "string"},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1},
+                        "thumbs": {"enum": ["up", "down"]},
+                        "labels": {
+                            "type": "array",
+                            "maxItems": 32,
+                            "items": {"type": "string", "maxLength": 64},
+                        },
+                        "comment": {"type": "string", "maxLength": 4000},
+                        "replace": {"type": "boolean"},
+                    },
+                },
+                "Feedback": {
+                    "type": "object",
+                    "required": ["object", "request_id", "score", "labels", "replaced"],
+                    "properties": {
+                        "object": {"const": "feedback"},
+                        "request_id": {"type": "string"},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1},
+                        "labels": {"type": "array", "items": {"type": "string"}},
+                        "replaced": {"type": "boolean"},
+                    },
                 },
                 "Health": {
                     "type": "object",

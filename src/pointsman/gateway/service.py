@@ -14,17 +14,20 @@ import json
 import logging
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pointsman.backends.base import BackendError
 from pointsman.config.gateway import GatewayConfig
 from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
 from pointsman.gateway.failures import safe_message
+from pointsman.gateway.feedback import ImplicitFeedback
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
 from pointsman.guard import Redacted, mask_values
+from pointsman.learn.monitor import DriftMonitor
 from pointsman.policy.build import Policy, build_policy
 from pointsman.policy.facts import summarize
 from pointsman.policy.profiles import RouteProfile, Selection
@@ -33,6 +36,7 @@ from pointsman.signals.base import Caller, RequestError, RequestView
 from pointsman.signals.heuristics import HeaderSignal
 from pointsman.state import SharedState, open_state
 from pointsman.store.decisions import DecisionLog, DecisionRecord, open_log, prompt_hash
+from pointsman.store.feedback import FeedbackRecord
 
 log = logging.getLogger("pointsman.gateway")
 
@@ -151,6 +155,9 @@ class Gateway:
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
+        self.implicit = ImplicitFeedback(config.feedback)
+        bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
+        self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
@@ -163,6 +170,9 @@ class Gateway:
             warm = getattr(profile.selector, "warm", None)
             if warm is not None:
                 await asyncio.to_thread(warm)
+            start = getattr(profile.selector, "start", None)  # learning selectors: state, updater task
+            if start is not None:
+                await start(self.state, self.metrics.registry)
         self.started = True
 
     async def close(self) -> None:
@@ -170,6 +180,10 @@ class Gateway:
         try:
             await self.dispatcher.close(self.config.server.graceful_timeout)
         finally:
+            for profile in self.profiles.values():
+                stop = getattr(profile.selector, "stop", None)
+                if stop is not None:
+                    await stop()
             self.policy.close()
             self.log.close()
             await self.state.close()
@@ -205,7 +219,9 @@ class Gateway:
             block = decision.block
             raise APIError(block.status, block.message, code=block.code)
         if decision.profile is not None:
-            ex.selection = await decision.profile.select(view, decision.objective)
+            # Learning selectors explore only on plain routes, never on guarded (diverted, redacted) ones.
+            explore = decision.action == "route"
+            ex.selection = await decision.profile.select(view, decision.objective, explore=explore)
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
@@ -255,7 +271,14 @@ class Gateway:
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
             self.metrics.attempts(ex.attempts, ex.served)
-            self.log.put(self._record(ex, total, prompt_t, completion_t, cost))
+            record = self._record(ex, total, prompt_t, completion_t, cost)
+            self.log.put(record)
+            if record.cost_usd is not None and record.route in self.profiles:
+                self.drift.cost(record)
+            for signal in self.implicit.observe(ex):
+                self.log.put_feedback(signal)
+                if signal.request_id == record.request_id:
+                    self.feedback_received(signal, record)
             dropped = self.log.dropped - self._dropped_seen
             if dropped:
                 self.metrics.log_dropped.inc(dropped)
@@ -307,6 +330,7 @@ class Gateway:
             client_request_id=ex.client_request_id,
             traceparent=ex.traceparent,
             error_detail=ex.error_detail,
+            context=sel.context if sel else None,
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"
@@ -318,6 +342,14 @@ class Gateway:
             record.prompt_hash = prompt_hash(messages)
             record.content = {"messages": messages, "response": answer}
         return record
+
+    def feedback_received(self, feedback: FeedbackRecord, decision: DecisionRecord) -> None:
+        """A score for a logged decision (explicit or implicit): the route's learning selector hears of it."""
+        self.drift.quality(feedback, decision)
+        profile = self.profiles.get(decision.route)
+        learn = getattr(profile.selector, "learn", None) if profile is not None else None
+        if learn is not None:
+            learn(feedback, decision)
 
     # -- information -----------------------------------------------------------------------------------
 

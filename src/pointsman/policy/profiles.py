@@ -24,6 +24,7 @@ class Selection:
     candidates: list[Scored]  # what the selector saw, in its order
     probability: float  # P(policy puts ranking[0] first | request)
     reason: str
+    context: dict | None = None  # a learning selector's context (logged with the decision)
 
 
 class RouteProfile:
@@ -50,11 +51,17 @@ class RouteProfile:
     def learned(self) -> bool:
         from pointsman.policy.trained import TrainedSelector
 
-        return isinstance(self.selector, (RouterSelector, TrainedSelector))
+        return isinstance(self.selector, (RouterSelector, TrainedSelector)) or hasattr(self.selector, "learn")
 
-    async def select(self, view: RequestView, objective: Objective | None = None) -> Selection:
-        ranked = await self.selector.rank(view, objective)
-        order, reason, p = ranked.models, ranked.reason, 1.0
+    async def select(
+        self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
+    ) -> Selection:
+        """`explore=False` (a guarded route): a learning selector picks greedily."""
+        if hasattr(self.selector, "learn"):
+            ranked = await self.selector.rank(view, objective, explore=explore)
+        else:
+            ranked = await self.selector.rank(view, objective)
+        order, reason, p = ranked.models, ranked.reason, ranked.probability
         if self.exploration:
             m, eps = len(order), self.exploration
             if self._rng.random() < eps:
@@ -64,7 +71,7 @@ class RouteProfile:
                 p = eps / m + (1 - eps if pick == 0 else 0.0)
             else:
                 p = 1 - eps + eps / m
-        return Selection([*order, *self.fallbacks], ranked.scored, p, reason)
+        return Selection([*order, *self.fallbacks], ranked.scored, p, reason, ranked.context)
 
 
 def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, encoder=None) -> RouteProfile:
@@ -90,6 +97,11 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
     else:
         order = cfg.selector.order or cfg.candidates
         selector = StaticSelector([*order, *(c for c in cfg.candidates if c not in order)])
+    if cfg.selector.bandit is not None:
+        from pointsman.learn.selector import BanditSelector
+
+        bandit = cfg.selector.bandit
+        selector = BanditSelector(selector, bandit, cfg.candidates, cfg.objective, profile=cfg.name)
     return RouteProfile(
         cfg.name,
         selector,

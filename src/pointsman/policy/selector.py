@@ -37,6 +37,8 @@ class Ranking:
     models: list[str]  # best first
     scored: list[Scored]  # every candidate, in ranking order
     reason: str
+    probability: float = 1.0  # P(the selector put models[0] first); < 1 for selectors that randomise
+    context: dict | None = None  # what a learning selector needs back with the feedback (logged)
 
 
 class Selector(Protocol):

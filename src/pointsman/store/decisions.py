@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import operator
+import itertools
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -25,16 +26,18 @@ from typing import Any, Sequence
 import orjson
 
 from pointsman.config.gateway import StoreConfig
+from pointsman.store.feedback import FeedbackRecord
 
 log = logging.getLogger("pointsman.store")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 3: client ids, trace context, error detail; 4: the feedback table and context
 # Columns stored as JSON text (SQLite) / JSONB (Postgres).
-JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals")
+JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals", "context")
 # Columns each schema version added (appended to the table when an older log is opened).
 ADDED_COLUMNS = {
     2: ("decision", "action", "signals"),
     3: ("client_request_id", "traceparent", "error_detail"),
+    4: ("context",),
 }
 
 
@@ -69,6 +72,7 @@ class DecisionRecord:
     client_request_id: str | None = None  # the client's own x-request-id (or x-client-request-id)
     traceparent: str | None = None  # the client's W3C trace context
     error_detail: str | None = None  # the upstream's own words for a failure (clients get a safe message)
+    context: dict[str, Any] | None = None  # what a learning selector saw (reduced embedding, prior): numbers
 
     def row(self) -> tuple:
         """Values in COLUMNS order, JSON columns as text (one C-level attrgetter, not dataclasses.asdict, which
@@ -112,6 +116,8 @@ class DecisionLog(ABC):
         # A deque, not a queue.Queue: appends take no lock and wake nobody. The writer thread sleeps
         # `flush_interval` between flushes instead of waking per record and contending for the GIL.
         self._pending: deque[DecisionRecord] = deque()
+        self._writing: list[DecisionRecord] = []  # the batch being written (still found by `decision()`)
+        self._pending_feedback: deque[FeedbackRecord] = deque()  # implicit signals from the request path
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,6 +137,22 @@ class DecisionLog(ABC):
         else:
             self._pending.append(record)
 
+    def put_feedback(self, record: FeedbackRecord) -> None:
+        """Queue an implicit signal (the writer thread writes it; a score of that kind already there wins)."""
+        if len(self._pending_feedback) >= self.config.max_queue:
+            self.dropped += 1
+        else:
+            self._pending_feedback.append(record)
+
+    def decision(self, request_id: str) -> DecisionRecord | None:
+        """The logged decision for `request_id`, also while it still waits to be written (a client may send
+        feedback right after its answer). Blocking: call from a worker thread."""
+        # A record moves pending -> writing -> store; looking in that order cannot miss it.
+        for record in itertools.chain(reversed(list(self._pending)), list(self._writing)):
+            if record.request_id == request_id:
+                return record
+        return self.find(request_id)
+
     def close(self) -> None:
         """Write everything queued, then release the store."""
         if self._thread is not None:
@@ -148,10 +170,20 @@ class DecisionLog(ABC):
         while not stopping:
             stopping = self._stop.wait(self.config.flush_interval)
             while self._pending:
-                batch = [
-                    self._pending.popleft() for _ in range(min(len(self._pending), self.config.batch_size))
-                ]
+                batch = list(itertools.islice(self._pending, self.config.batch_size))
+                self._writing = batch  # before popping, so `decision()` always finds a record somewhere
+                for _ in batch:
+                    self._pending.popleft()
                 self._flush(batch)
+                self._writing = []
+            while self._pending_feedback:
+                n = min(len(self._pending_feedback), self.config.batch_size)
+                rows = [self._pending_feedback.popleft().row() for _ in range(n)]
+                try:
+                    self.write_feedback(rows)
+                except Exception:
+                    self.dropped += len(rows)
+                    log.exception("decision log: could not write %d feedback records", len(rows))
 
     def _flush(self, batch: list[DecisionRecord]) -> None:
         try:
@@ -178,6 +210,25 @@ class DecisionLog(ABC):
     def recent(self, limit: int = 100) -> list[DecisionRecord]:
         """The last `limit` records, newest first (tests, `pointsman` tooling)."""
 
+    @abstractmethod
+    def find(self, request_id: str) -> DecisionRecord | None:
+        """The stored decision for `request_id` (what is written only; see `decision`)."""
+
+    @abstractmethod
+    def write_feedback(self, rows: list[tuple]) -> None:
+        """Insert feedback rows, keeping any score already stored for a (request, kind). Writer thread."""
+
+    @abstractmethod
+    def add_feedback(self, record: FeedbackRecord, *, replace: bool = False) -> bool:
+        """Store one score now; raises DuplicateFeedback when the request has one of this kind and not
+        `replace`. Returns whether it replaced one. Blocking."""
+
+    @abstractmethod
+    def feedback(
+        self, since: float | None = None, until: float | None = None, limit: int | None = None
+    ) -> list[FeedbackRecord]:
+        """Feedback with since <= time < until, oldest first, at most `limit`."""
+
 
 class NullLog(DecisionLog):
     """`store: {kind: none}`: decisions are not recorded."""
@@ -199,6 +250,35 @@ class NullLog(DecisionLog):
 
     def recent(self, limit: int = 100) -> list[DecisionRecord]:
         return []
+
+    def put_feedback(self, record: FeedbackRecord) -> None:
+        pass
+
+    def find(self, request_id: str) -> DecisionRecord | None:
+        return None
+
+    def write_feedback(self, rows: list[tuple]) -> None:
+        pass
+
+    def add_feedback(self, record: FeedbackRecord, *, replace: bool = False) -> bool:
+        raise RuntimeError("the decision log is off (store.kind: none): feedback cannot be stored")
+
+    def feedback(
+        self, since: float | None = None, until: float | None = None, limit: int | None = None
+    ) -> list[FeedbackRecord]:
+        return []
+
+
+def time_range(since: float | None, until: float | None) -> tuple[str, list[float]]:
+    """A WHERE clause on `time` (with `?` placeholders) and its parameters."""
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("time >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("time < ?")
+        params.append(until)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def open_log(config: StoreConfig) -> DecisionLog:

@@ -15,7 +15,9 @@ from pointsman.store.decisions import (
     SCHEMA_VERSION,
     DecisionLog,
     DecisionRecord,
+    time_range,
 )
+from pointsman.store.feedback import FEEDBACK_COLUMNS, DuplicateFeedback, FeedbackRecord
 
 _TYPES = {
     "time": "DOUBLE PRECISION NOT NULL",
@@ -37,7 +39,19 @@ SCHEMA = [
     + "\n)",
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time)",
     "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS feedback (\n"
+    "  request_id TEXT NOT NULL, time DOUBLE PRECISION NOT NULL, score DOUBLE PRECISION NOT NULL,\n"
+    "  kind TEXT NOT NULL, labels JSONB, comment TEXT, tenant TEXT, api_key_id TEXT,\n"
+    "  PRIMARY KEY (request_id, kind)\n"
+    ")",
+    "CREATE INDEX IF NOT EXISTS feedback_time ON feedback (time)",
 ]
+_FEEDBACK = (
+    f"INSERT INTO feedback ({', '.join(FEEDBACK_COLUMNS)}) "
+    f"VALUES ({', '.join('%s::jsonb' if c == 'labels' else '%s' for c in FEEDBACK_COLUMNS)}) "
+    "ON CONFLICT (request_id, kind) DO "
+)
+_SELECT_FEEDBACK = f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback"
 _PLACEHOLDERS = ", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in COLUMNS)
 _INSERT = (
     f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS}) "
@@ -106,6 +120,57 @@ class PostgresLog(DecisionLog):
                 f"SELECT {', '.join(COLUMNS)} FROM decisions ORDER BY time DESC LIMIT %s", (limit,)
             ).fetchall()
         return [DecisionRecord.from_row(r) for r in rows]
+
+    def find(self, request_id: str) -> DecisionRecord | None:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as db:
+            row = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM decisions WHERE request_id = %s", (request_id,)
+            ).fetchone()
+        return DecisionRecord.from_row(row) if row is not None else None
+
+    def write_feedback(self, rows: list[tuple]) -> None:
+        if self._db is None or self._db.closed:
+            self._db = self._connect()
+        try:
+            with self._db.transaction(), self._db.cursor() as cur:
+                cur.executemany(_FEEDBACK + "NOTHING", rows)
+        except Exception:
+            self._db.close()
+            raise
+        self._db.commit()
+
+    def add_feedback(self, record: FeedbackRecord, *, replace: bool = False) -> bool:
+        import psycopg
+
+        update = ", ".join(f"{c} = EXCLUDED.{c}" for c in FEEDBACK_COLUMNS[1:])
+        with psycopg.connect(self.dsn) as db, db.transaction():
+            # The row lock (FOR UPDATE) makes check-then-write one step against a concurrent replace.
+            found = db.execute(
+                "SELECT 1 FROM feedback WHERE request_id = %s AND kind = %s FOR UPDATE",
+                (record.request_id, record.kind),
+            ).fetchone()
+            if found and not replace:
+                raise DuplicateFeedback(record.request_id, record.kind)
+            conflict = "UPDATE SET " + update if replace else "NOTHING"
+            inserted = db.execute(_FEEDBACK + conflict, record.row())
+            if not replace and inserted.rowcount == 0:  # a concurrent first score won
+                raise DuplicateFeedback(record.request_id, record.kind)
+        return found is not None
+
+    def feedback(
+        self, since: float | None = None, until: float | None = None, limit: int | None = None
+    ) -> list[FeedbackRecord]:
+        import psycopg
+
+        where, params = time_range(since, until)
+        sql = _SELECT_FEEDBACK + where.replace("?", "%s") + " ORDER BY time, request_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with psycopg.connect(self.dsn) as db:
+            rows = db.execute(sql, params).fetchall()
+        return [FeedbackRecord.from_row(r) for r in rows]
 
 
 def _migrate(db, found: str) -> None:

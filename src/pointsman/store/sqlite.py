@@ -5,7 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pointsman.store.decisions import ADDED_COLUMNS, COLUMNS, SCHEMA_VERSION, DecisionLog, DecisionRecord
+from pointsman.store.decisions import (
+    ADDED_COLUMNS,
+    COLUMNS,
+    SCHEMA_VERSION,
+    DecisionLog,
+    DecisionRecord,
+    time_range,
+)
+from pointsman.store.feedback import FEEDBACK_COLUMNS, DuplicateFeedback, FeedbackRecord
 
 _TYPES = {
     "time": "REAL NOT NULL",
@@ -26,7 +34,13 @@ SCHEMA = (
     + "\n);\n"
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);\n"
     "CREATE TABLE IF NOT EXISTS pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS feedback (\n"
+    "  request_id TEXT NOT NULL, time REAL NOT NULL, score REAL NOT NULL, kind TEXT NOT NULL, labels TEXT,\n"
+    "  comment TEXT, tenant TEXT, api_key_id TEXT, PRIMARY KEY (request_id, kind)\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS feedback_time ON feedback (time);\n"
 )
+_FEEDBACK = f"INTO feedback ({', '.join(FEEDBACK_COLUMNS)}) VALUES ({', '.join('?' * len(FEEDBACK_COLUMNS))})"
 _INSERT = f"INSERT OR IGNORE INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -65,6 +79,46 @@ class SQLiteLog(DecisionLog):
             ).fetchall()
         return [DecisionRecord.from_row(r) for r in rows]
 
+    def find(self, request_id: str) -> DecisionRecord | None:
+        with sqlite3.connect(self.path) as db:
+            row = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM decisions WHERE request_id = ?", (request_id,)
+            ).fetchone()
+        return DecisionRecord.from_row(row) if row is not None else None
+
+    def write_feedback(self, rows: list[tuple]) -> None:
+        assert self._db is not None
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE " + _FEEDBACK, rows)
+
+    def add_feedback(self, record: FeedbackRecord, *, replace: bool = False) -> bool:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            db.execute("BEGIN IMMEDIATE")  # the check and the write in one transaction
+            found = db.execute(
+                "SELECT 1 FROM feedback WHERE request_id = ? AND kind = ?", (record.request_id, record.kind)
+            ).fetchone()
+            if found and not replace:
+                db.execute("ROLLBACK")
+                raise DuplicateFeedback(record.request_id, record.kind)
+            db.execute("INSERT OR REPLACE " + _FEEDBACK, record.row())
+            db.execute("COMMIT")
+            return found is not None
+        finally:
+            db.close()
+
+    def feedback(
+        self, since: float | None = None, until: float | None = None, limit: int | None = None
+    ) -> list[FeedbackRecord]:
+        where, params = time_range(since, until)
+        sql = f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback{where} ORDER BY time, rowid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with sqlite3.connect(self.path) as db:
+            rows = db.execute(sql, params).fetchall()
+        return [FeedbackRecord.from_row(r) for r in rows]
+
 
 def _check_version(db: sqlite3.Connection, path: Path) -> None:
     row = db.execute("SELECT value FROM pointsman_meta WHERE key = 'schema_version'").fetchone()
@@ -76,7 +130,9 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
         raise RuntimeError(
             f"{path}: decision log schema version {row[0]}, this pointsman writes {SCHEMA_VERSION}"
         )
+    have = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
     for v in range(version + 1, SCHEMA_VERSION + 1):  # an older log: add the columns later versions have
         for column in ADDED_COLUMNS.get(v, ()):
-            db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {_TYPES.get(column, 'TEXT')}")
+            if column not in have:
+                db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {_TYPES.get(column, 'TEXT')}")
     db.execute("UPDATE pointsman_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

@@ -1,0 +1,1 @@
+"""Learning from traffic: feedback files, contextual bandits, drift, off-policy evaluation, replay."""

@@ -1,0 +1,221 @@
+"""`BanditSelector`: a route profile's router with a contextual bandit on top, learning from feedback.
+
+On the request path (`rank`): the router predicts quality and cost (in a worker thread, as RouterSelector
+does), the bandit picks from its current posterior, and the decision carries the propensity of the pick and
+a context (the reduced embedding and the router's predictions) that the decision log keeps. Feedback
+(`learn`, from `POST /v1/feedback` and the implicit signals) only queues (arm, features, score): a
+background task applies the queue in batches every `update_interval` seconds, runs the drift detectors,
+writes this replica's statistics to the shared state and sums the other replicas'. Nothing on the request
+path waits for learning.
+
+Shared state keys: `bandit:<profile>:<fingerprint>:<replica>` holds one replica's decayed sufficient
+statistics (`POINTSMAN_REPLICA`, default the host name); readers sum every replica's, so replicas never
+overwrite each other, and a restarted replica resumes from its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from pointsman.config.gateway import BanditConfig
+from pointsman.learn.bandits import Bandit, Stats, arm_features
+from pointsman.learn.drift import PageHinkley
+from pointsman.learn.monitor import LearnMetrics
+from pointsman.policy.objective import Objective, ObjectiveError
+from pointsman.policy.selector import Ranking, Scored
+from pointsman.signals.base import RequestView
+from pointsman.state import SharedState, StateUnavailable
+
+log = logging.getLogger("pointsman.learn")
+
+EMBEDDING_DIM = 384
+MAX_QUEUE = 100_000
+
+
+class BanditSelector:
+    def __init__(
+        self,
+        prior: Any,  # RouterSelector or TrainedSelector: the router whose predictions are the prior
+        config: BanditConfig,
+        candidates: Sequence[str],
+        objective: Objective,
+        *,
+        profile: str,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.prior, self.config, self.objective, self.profile = prior, config, objective, profile
+        self.candidates = list(candidates)
+        self.bandit = Bandit(len(self.candidates), EMBEDDING_DIM, config, rng=rng)
+        fingerprint = hashlib.sha256(f"{self.candidates}|{config.dims}|{config.seed}".encode()).hexdigest()[
+            :10
+        ]
+        self.prefix = f"bandit:{profile}:{fingerprint}:"
+        self.replica = os.environ.get("POINTSMAN_REPLICA") or socket.gethostname()
+        self.detectors = [self._detector() for _ in self.candidates]
+        self._queue: deque[tuple[int, np.ndarray, float]] = deque()
+        self._state: SharedState | None = None
+        self._metrics: LearnMetrics | None = None
+        self._task: asyncio.Task | None = None
+        self._resolved: Any = None  # the RouterSelector, once known
+
+    def _detector(self) -> PageHinkley:
+        d = self.config.drift
+        return PageHinkley(d.delta, d.threshold, d.min_samples)
+
+    def _router(self) -> Any:
+        """The RouterSelector (a TrainedSelector trains or loads it on first use: blocking)."""
+        if self._resolved is None:
+            inner = getattr(self.prior, "selector", None)
+            self._resolved = inner() if callable(inner) else self.prior
+        return self._resolved
+
+    def warm(self) -> None:
+        self._router().warm()
+
+    # -- the request path -----------------------------------------------------------------------------
+
+    async def rank(
+        self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
+    ) -> Ranking:
+        router = self._resolved or await asyncio.to_thread(self._router)
+        prior_q, cost = await asyncio.to_thread(router.predict, view)
+        objective = objective or self.objective
+        if objective.lambda_ is None:
+            raise ObjectiveError(f"profile {self.profile}: a bandit needs a resolved lambda objective")
+        z = self.bandit.reduce(view.embedding)
+        X = arm_features(prior_q, z)
+        allowed = None
+        if objective.max_cost_per_request is not None:
+            allowed = cost <= objective.max_cost_per_request
+            if not allowed.any():
+                allowed = None  # nothing fits: still serve (as Objective.rank does)
+        choice = self.bandit.choose(X, cost, objective.lambda_, explore=explore, allowed=allowed)
+        scored = [Scored(self.candidates[i], float(choice.quality[i]), float(cost[i])) for i in choice.order]
+        top = scored[0]
+        how = "exploring" if choice.explored else "greedy"
+        reason = (
+            f"bandit {self.config.kind} ({how}, p={choice.probability:.3f}) on router {router.router.name}, "
+            f"{objective.describe()}: {top.model} quality {top.quality:.2f} at ${top.cost:.6f}"
+        )
+        context = {
+            "bandit": self.prefix,
+            "z": np.round(z, 5).tolist(),
+            "prior": [None if np.isnan(q) else round(float(q), 5) for q in prior_q],
+        }
+        return Ranking([s.model for s in scored], scored, reason, choice.probability, context)
+
+    # -- learning -------------------------------------------------------------------------------------
+
+    def learn(self, feedback: Any, decision: Any) -> None:
+        """Queue one score (FeedbackRecord) for its logged decision (DecisionRecord). Never blocks."""
+        ctx = decision.context
+        if not ctx or ctx.get("bandit") != self.prefix or len(self._queue) >= MAX_QUEUE:
+            return
+        # An error blames the model the policy chose; any other score is about the model that answered.
+        model = (
+            decision.chosen_model
+            if feedback.kind == "error"
+            else (decision.served_model or decision.chosen_model)
+        )
+        if model not in self.candidates:
+            return
+        arm = self.candidates.index(model)
+        prior = np.array([np.nan if q is None else q for q in ctx["prior"]], dtype=np.float64)
+        x = arm_features(prior, np.asarray(ctx["z"], dtype=np.float64))[arm]
+        self._queue.append((arm, x, float(feedback.score)))
+
+    def apply(self) -> int:
+        """Apply the queued feedback as one batch and run the drift detectors; returns how many. Blocking."""
+        n = len(self._queue)
+        if not n:
+            return 0
+        batch = [self._queue.popleft() for _ in range(n)]
+        arms = np.array([a for a, _, _ in batch])
+        residual = self.bandit.update(
+            arms, np.stack([x for _, x, _ in batch]), np.array([y for _, _, y in batch])
+        )
+        for arm, r in zip(arms.tolist(), residual.tolist()):
+            model = self.candidates[arm]
+            if self._metrics is not None:
+                self._metrics.learned.labels(self.profile, model).inc()
+            if not self.config.drift.enabled:
+                continue
+            direction = self.detectors[arm].update(r)
+            if direction is None:
+                continue
+            log.warning(
+                "drift: profile %s, model %s: feedback %s its prediction",
+                self.profile,
+                model,
+                "fell below" if direction == "down" else "rose above",
+            )
+            if self._metrics is not None:
+                self._metrics.alarms.labels(self.profile, model, direction).inc()
+            if direction == "down" and self.config.drift.reset:
+                self.bandit.forget(arm)
+        return n
+
+    # -- shared state -----------------------------------------------------------------------------------
+
+    async def start(self, state: SharedState, registry: CollectorRegistry | None = None) -> None:
+        self._state = state
+        self._metrics = LearnMetrics.of(registry) if registry is not None else None
+        try:
+            own = await state.get(self.prefix + self.replica)
+        except StateUnavailable:
+            own = None
+        if own is not None:
+            stats = Stats.from_bytes(own, self.bandit.m, self.bandit.d)
+            if stats is not None:
+                self.bandit.local = stats
+        await self.sync()
+        self._task = asyncio.create_task(self._update_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self.apply()
+        await self.sync()
+
+    async def _update_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.update_interval)
+            try:
+                if await asyncio.to_thread(self.apply):
+                    await self.sync()
+            except Exception:  # learning must never take the gateway down
+                log.exception("bandit %s: update failed", self.profile)
+
+    async def sync(self) -> None:
+        """Write this replica's statistics, read and sum the others' (state outage: learn locally)."""
+        state = self._state
+        if state is None:
+            return
+        try:
+            await state.set(self.prefix + self.replica, self.bandit.local.to_bytes())
+            keys = [k for k in await state.scan(self.prefix) if k != self.prefix + self.replica]
+            values = await state.get_many(keys) if keys else []
+        except StateUnavailable:
+            log.warning("bandit %s: shared state unavailable; learning locally", self.profile)
+            return
+        others = Stats.zeros(self.bandit.m, self.bandit.d)
+        for v in values:
+            s = Stats.from_bytes(v, self.bandit.m, self.bandit.d) if v is not None else None
+            if s is not None:
+                others = others + s.decayed(self.bandit.clock(), self.config.half_life)
+        self.bandit.merge(others)
