@@ -22,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.problems import Source
+from pointsman.config.tracing import TracingConfig
 from pointsman.policy.objective import Objective
 
 
@@ -312,7 +314,9 @@ class ApiKeyConfig(_Strict):
     sha256: str = Field(description="hex SHA-256 of the key (`pointsman config new-key` makes one)")
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
-    admin: bool = Field(False, description="may read the operator endpoints (/metrics, /ready, ...)")
+    admin: bool = Field(
+        False, description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)"
+    )
 
     @field_validator("sha256")
     @classmethod
@@ -420,6 +424,8 @@ class GatewayConfig(_Strict):
     state: StateConfig = Field(default_factory=StateConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
+    affinity: AffinityConfig = Field(default_factory=AffinityConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)
 

@@ -14,11 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pointsman.console.api import Console
 from pointsman.gateway.chat import ChatEndpoint
+from pointsman.gateway.completions import completions_endpoint
+from pointsman.gateway.embeddings import EmbeddingsEndpoint
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.feedback import FeedbackEndpoint
+from pointsman.gateway.messages import messages_endpoint
 from pointsman.gateway.metrics import CONTENT_TYPE
 from pointsman.gateway.openapi import openapi_spec
+from pointsman.gateway.responses import responses_endpoint
 from pointsman.gateway.service import Gateway
 
 CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
@@ -34,6 +39,7 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.chat = ChatEndpoint(gateway)
+        self.embeddings = EmbeddingsEndpoint(self.chat)
         self.created = int(time.time())
         self._spec = orjson.dumps(openapi_spec())
         self.other = Starlette(
@@ -46,6 +52,11 @@ class GatewayApp:
                 Route("/openapi.json", self.openapi, methods=["GET"]),
                 Route("/v1/feedback", FeedbackEndpoint(gateway).handle, methods=["POST"]),
                 Route("/v1/chat/completions", self.wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
+                Route("/v1/messages", messages_endpoint(self.chat), methods=["POST"]),  # Anthropic's API
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/v1/responses", responses_endpoint(self.chat), methods=["POST"]),
+                Route("/v1/completions", completions_endpoint(self.chat), methods=["POST"]),
+                *Console(gateway).routes(),  # /dashboard and /admin/api
             ],
             exception_handlers={HTTPException: self.http_error, Exception: self.internal_error},
             lifespan=self.lifespan,
@@ -74,6 +85,7 @@ class GatewayApp:
         try:
             yield
         finally:
+            await self.embeddings.close()
             await self.gateway.close()
 
     # -- routes ---------------------------------------------------------------------------------------

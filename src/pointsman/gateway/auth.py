@@ -39,7 +39,7 @@ class Principal:
     tenant: str | None
     limit_key: str
     rpm: int | None
-    admin: bool = False
+    admin: bool = False  # the console shows this key every tenant's decisions
 
 
 class TokenBucket:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pointsman.backends.base import BackendError
 from pointsman.config.gateway import GatewayConfig
+from pointsman.gateway.affinity import Affinity
 from pointsman.gateway.auth import Gatekeeper, Principal
 from pointsman.gateway.errors import APIError, bad_request
 from pointsman.gateway.failures import safe_message
@@ -145,6 +146,14 @@ class Gateway:
                 *(s.header for s in self.policy.runner.signals.values() if isinstance(s, HeaderSignal)),
             }
         )
+        self.affinity = Affinity(config.affinity) if config.affinity.enabled else None
+        self.tracing = None
+        if config.tracing.enabled:
+            from pointsman.gateway.tracing import Tracing
+
+            self.tracing = Tracing(config.tracing)
+        if self.affinity is not None:
+            self.header_names |= {self.affinity.header}
         self.gatekeeper = Gatekeeper(config.auth, config.limits)
         if dispatcher is None:
             from pointsman.backends.dispatch import Dispatcher
@@ -187,6 +196,8 @@ class Gateway:
             self.policy.close()
             self.log.close()
             await self.state.close()
+            if self.tracing is not None:
+                self.tracing.close()
 
     # -- the request path ------------------------------------------------------------------------------
 
@@ -225,6 +236,8 @@ class Gateway:
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
+        if self.affinity is not None:
+            self.affinity.apply(ex)
         if decision.redact is not None:
             ex.redacted = decision.redact.apply(req.body, self.untrusted, ex.selection.ranking)
 
@@ -279,6 +292,10 @@ class Gateway:
                 self.log.put_feedback(signal)
                 if signal.request_id == record.request_id:
                     self.feedback_received(signal, record)
+            if self.affinity is not None:
+                self.affinity.remember(ex)
+            if self.tracing is not None:
+                self.tracing.record(ex, total, cost)
             dropped = self.log.dropped - self._dropped_seen
             if dropped:
                 self.metrics.log_dropped.inc(dropped)

@@ -9,6 +9,8 @@ translation fails."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -380,3 +382,37 @@ class AnthropicMessages:
     @staticmethod
     def garbage_stream() -> list[bytes]:
         return [b'event: message_start\ndata: {"type": "message_st\n\n', b"event: message_stop\ndata: {}\n\n"]
+
+
+class OpenAIEmbeddings(OpenAIChat):
+    """POST /v1/embeddings: each input's vector is its hashed word counts (EMBEDDING_DIM numbers, L2-normed):
+    deterministic, and equal for equal texts, so a test can check which input got which vector."""
+
+    name = "openai-embeddings"
+
+    def answer(self, body: Any, reply: str | None) -> tuple[Answer, int]:
+        inputs = body.get("input") if isinstance(body, dict) else None
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
+            raise BadRequest("input: a string or a non-empty list of strings is required")
+        words = sum(_count_words(t) for t in inputs)
+        return Answer([], "stop", None, words), len(inputs)
+
+    def complete(self, body: dict[str, Any], answer: Answer, n: int, seq: int) -> bytes:
+        inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        data = [{"object": "embedding", "index": i, "embedding": embed_text(t)} for i, t in enumerate(inputs)]
+        usage = {"prompt_tokens": answer.prompt_tokens, "total_tokens": answer.prompt_tokens}
+        return orjson.dumps({"object": "list", "data": data, "model": body.get("model"), "usage": usage})
+
+
+EMBEDDING_DIM = 8
+
+
+def embed_text(text: str) -> list[float]:
+    """The test upstream's embedding of `text` (see OpenAIEmbeddings)."""
+    vec = [0.0] * EMBEDDING_DIM
+    for word in text.lower().split():
+        vec[hashlib.blake2b(word.encode(), digest_size=1).digest()[0] % EMBEDDING_DIM] += 1.0
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]

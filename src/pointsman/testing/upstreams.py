@@ -35,7 +35,7 @@ from typing import Any, Self
 import orjson
 
 from pointsman.testing.faults import Fault
-from pointsman.testing.replies import AnthropicMessages, BadRequest, OpenAIChat
+from pointsman.testing.replies import AnthropicMessages, BadRequest, OpenAIChat, OpenAIEmbeddings
 
 __all__ = ["Fault", "RecordedRequest", "UpstreamServer", "spawn_upstream"]
 
@@ -57,7 +57,9 @@ _REASONS = {
     529: "Overloaded",
 }
 _OPENAI, _ANTHROPIC = OpenAIChat(), AnthropicMessages()
+_EMBEDDINGS = OpenAIEmbeddings()
 _APIS = {"/v1/chat/completions": _OPENAI, "/chat/completions": _OPENAI, "/v1/messages": _ANTHROPIC}
+_APIS["/v1/embeddings"] = _EMBEDDINGS
 
 
 @dataclass
