@@ -105,6 +105,23 @@ class BanditConfig(_Strict):
     seed: int = Field(0, description="of the embedding projection: the same on every replica")
 
 
+class PheromoneConfig(_Strict):
+    """Per-task pheromone trails over the candidates (pointsman.learn.pheromone), re-weighting the router."""
+
+    alpha: PositiveFloat = Field(4.0, description="weight of the trail in the choice")
+    beta: PositiveFloat = Field(40.0, description="weight of the router's value, per unit of quality")
+    rho: float = Field(0.05, gt=0, le=1, description="evaporation of the chosen model's trail per answer")
+    gate: float = Field(0.5, ge=0, le=1, description="an answer scored at least this lays pheromone")
+    start: float = Field(0.5, gt=0, le=1, description="every trail's initial strength")
+    floor: float = Field(0.05, gt=0, le=1, description="a trail never fades below this")
+    exploration_budget: float = Field(0.05, ge=0, le=1, description="most probability off the greedy model")
+    task_bits: int = Field(
+        4, ge=0, le=12, description="tasks = 2^bits buckets of the request embedding (random hyperplanes)"
+    )
+    update_interval: PositiveFloat = Field(1.0, description="seconds between applying queued feedback")
+    seed: int = Field(0, description="of the hyperplanes: the same on every replica")
+
+
 class SelectorConfig(_Strict):
     """How a profile ranks its candidates: a trained router file, a router trained on first use (`train`),
     or a static order (default: the candidates' order). `bandit` (with `router` or `train` as its prior)
@@ -118,15 +135,25 @@ class SelectorConfig(_Strict):
     bandit: BanditConfig | None = Field(
         None, description="learn from feedback (contextual bandit) with the router as prior"
     )
+    pheromone: PheromoneConfig | None = Field(
+        None, description="learn from feedback (per-task pheromone trails) over the router's values"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
-        if self.bandit is not None and not self.learned:
-            raise ValueError("'bandit' needs a prior: give 'router' or 'train' beside it")
+        online = [k for k in ("bandit", "pheromone") if getattr(self, k) is not None]
+        if len(online) > 1:
+            raise ValueError("give one of 'bandit', 'pheromone'")
+        if online and not self.learned:
+            raise ValueError(f"'{online[0]}' needs a prior: give 'router' or 'train' beside it")
         return self
+
+    @property
+    def online(self) -> BanditConfig | PheromoneConfig | None:
+        return self.bandit or self.pheromone
 
     @property
     def learned(self) -> bool:
@@ -164,13 +191,17 @@ class ProfileConfig(_Strict):
 
     @model_validator(mode="after")
     def _bandit_fits(self) -> ProfileConfig:
-        if self.selector.bandit is not None:
+        if self.selector.online is not None:
+            kind = "bandit" if self.selector.bandit is not None else "pheromone"
             if self.exploration:
                 raise ValueError(
-                    "a bandit explores itself: set selector.bandit.exploration_budget, not exploration"
+                    f"a {kind} selector explores itself: set selector.{kind}.exploration_budget, "
+                    "not exploration"
                 )
             if self.objective.within is not None:
-                raise ValueError("a bandit needs a lambda objective (quality - lambda x cost), not 'within'")
+                raise ValueError(
+                    f"a {kind} selector needs a lambda objective (quality - lambda x cost), not 'within'"
+                )
         return self
 
     @field_validator("name")
@@ -315,7 +346,8 @@ class ApiKeyConfig(_Strict):
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
     admin: bool = Field(
-        False, description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)"
+        False,
+        description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)",
     )
 
     @field_validator("sha256")

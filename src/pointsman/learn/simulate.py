@@ -15,7 +15,7 @@ import numpy as np
 
 from pointsman.config.gateway import BanditConfig
 from pointsman.learn.bandits import Bandit
-from pointsman.learn.pheromone import Pheromone, PheromoneConfig
+from pointsman.learn.pheromone import Pheromone, PheromoneConfig, task_buckets, task_of
 
 
 @dataclass
@@ -132,15 +132,18 @@ def run_pheromone(
     *,
     seed: int = 0,
     quality: np.ndarray | None = None,
+    buckets: bool = False,
 ) -> Run:
-    """Pheromone trails per task over the stream `rows`, each answer's quality laid at once (a trail
-    update is a few flops, so the gateway applies it on feedback without batching)."""
+    """Pheromone trails per task over the stream `rows`, each answer's quality laid at once. Tasks: the
+    dataset's labels, or (`buckets`, as the gateway does) buckets of the embedding."""
+    config = config or PheromoneConfig()
     q = t.quality[rows] if quality is None else quality
     colony = Pheromone(t.prior.shape[1], config, np.random.default_rng(seed))
+    planes = task_buckets(t.embeddings.shape[1], config.task_bits, config.seed)
     T = len(rows)
     picks, probs = np.zeros(T, dtype=np.int64), np.zeros(T)
     for k, i in enumerate(rows):
-        task = t.tasks[i] if t.tasks else ""
+        task = task_of(t.embeddings[i], planes) if buckets else (t.tasks[i] if t.tasks else "")
         picks[k], probs[k] = colony.choose(task, t.prior[i] - lam * t.cost[i])
         colony.update(task, int(picks[k]), float(q[k, picks[k]]))
     got = q[np.arange(T), picks]
@@ -158,4 +161,13 @@ def with_kind(config: BanditConfig, kind: str, **kw) -> BanditConfig:
     return config.model_copy(update={"kind": kind, **kw})
 
 
-__all__ = ["Run", "Traffic", "best_reward", "drifted", "run_bandit", "run_pheromone", "run_static", "with_kind"]
+__all__ = [
+    "Run",
+    "Traffic",
+    "best_reward",
+    "drifted",
+    "run_bandit",
+    "run_pheromone",
+    "run_static",
+    "with_kind",
+]
