@@ -378,11 +378,21 @@ class StateConfig(_Strict):
     """What replicas share (rate limits, spend, breakers, bandit statistics, cache entries): `embedded` keeps
     it in this process, persisted to `path` when given (survives a restart; not shared between processes)."""
 
-    kind: Literal["embedded"] = "embedded"
+    kind: Literal["embedded", "redis"] = "embedded"
     path: str | None = Field(
         None, description="embedded: an SQLite file the state is persisted to (relative to the config)"
     )
     flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
+    url: str | None = Field(None, description="redis: e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)")
+    url_env: str | None = Field(None, description="redis: environment variable holding the URL (a secret)")
+    prefix: str = Field("pointsman:", description="redis: prefix of every key (several gateways, one Redis)")
+    timeout: PositiveFloat = Field(0.25, description="redis: seconds one operation may take before it fails")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> "StateConfig":
+        if self.kind == "redis" and not (self.url or self.url_env):
+            raise ValueError("state.kind 'redis' needs state.url (or state.url_env)")
+        return self
 
 
 class FeedbackConfig(_Strict):
