@@ -24,6 +24,7 @@ from pydantic import (
 
 from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
+from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
 from pointsman.policy.objective import Objective
@@ -314,6 +315,7 @@ class ApiKeyConfig(_Strict):
     sha256: str = Field(description="hex SHA-256 of the key (`pointsman config new-key` makes one)")
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
+    tokens_per_minute: PositiveInt | None = Field(None, description="overrides limits.tokens_per_minute")
     admin: bool = Field(
         False, description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)"
     )
@@ -356,6 +358,9 @@ class LimitsConfig(_Strict):
     requests_per_minute: PositiveInt | None = Field(
         None, description="per API key (per client address when auth is off); absent: no limit"
     )
+    tokens_per_minute: PositiveInt | None = Field(None, description="per API key, tokens of answered requests")
+    tenants: dict[str, TenantLimitConfig] = Field(default_factory=dict, description="limits per tenant")
+    on_outage: OnOutage = Field("local", description="the state is unreachable: local | open | closed")
 
 
 class StoreConfig(_Strict):
@@ -389,7 +394,7 @@ class StateConfig(_Strict):
     timeout: PositiveFloat = Field(0.25, description="redis: seconds one operation may take before it fails")
 
     @model_validator(mode="after")
-    def _redis_needs_url(self) -> "StateConfig":
+    def _redis_needs_url(self) -> StateConfig:
         if self.kind == "redis" and not (self.url or self.url_env):
             raise ValueError("state.kind 'redis' needs state.url (or state.url_env)")
         return self
@@ -432,6 +437,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)

@@ -39,20 +39,31 @@ if fresh and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v
 """
 
-# KEYS[1] previous bucket, KEYS[2] current bucket; ARGV[1] amount, ARGV[2] limit ('' none), ARGV[3] weight of
-# the previous bucket, ARGV[4] the bucket's ttl in ms. Returns {allowed, previous, current} (numbers as
-# strings: Redis would truncate Lua numbers to integers). Non-numeric values count as 0.
+# Takes on sliding windows, all or none. KEYS: previous and current bucket of each window, in pairs; ARGV[1]
+# the previous buckets' weight, ARGV[2] a bucket's ttl in ms, then amount and limit ('' none) of each take.
+# Returns {allowed, previous 1, current 1, previous 2, ...} (numbers as strings: Redis would truncate Lua
+# numbers to integers). A non-numeric value counts as 0.
 _WINDOW_TAKE = """
-local prev = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local cur = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-local amount = tonumber(ARGV[1])
-if ARGV[2] ~= '' and prev * tonumber(ARGV[3]) + cur + amount > tonumber(ARGV[2]) then
-  return {0, string.format('%.17g', prev), string.format('%.17g', cur)}
+local n = #KEYS / 2
+local w = tonumber(ARGV[1])
+local prev, cur, ok = {}, {}, 1
+for i = 1, n do
+  prev[i] = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0') or 0
+  cur[i] = tonumber(redis.call('GET', KEYS[2 * i]) or '0') or 0
+  local limit = ARGV[2 + 2 * i]
+  if limit ~= '' and prev[i] * w + cur[i] + tonumber(ARGV[1 + 2 * i]) > tonumber(limit) then ok = 0 end
 end
-local fresh = redis.call('EXISTS', KEYS[2]) == 0
-redis.call('INCRBYFLOAT', KEYS[2], ARGV[1])
-if fresh then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
-return {1, string.format('%.17g', prev), string.format('%.17g', cur)}
+local out = {ok}
+for i = 1, n do
+  if ok == 1 then
+    local fresh = redis.call('EXISTS', KEYS[2 * i]) == 0
+    redis.call('INCRBYFLOAT', KEYS[2 * i], ARGV[1 + 2 * i])
+    if fresh then redis.call('PEXPIRE', KEYS[2 * i], ARGV[2]) end
+  end
+  out[#out + 1] = string.format('%.17g', prev[i])
+  out[#out + 1] = string.format('%.17g', cur[i])
+end
+return out
 """
 
 
@@ -128,22 +139,32 @@ class RedisState(SharedState):
     async def window_take(
         self, key: str, amount: float, *, window: float, limit: float | None = None, now: float | None = None
     ) -> WindowCount:
+        return (await self.window_take_all([(key, amount, limit)], window=window, now=now))[0]
+
+    async def window_take_all(
+        self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
+    ) -> list[WindowCount]:
         t = now if now is not None else clock()
         index, weight = window_buckets(t, window)
-        keys = [self._k(f"{key}#{index - 1}"), self._k(f"{key}#{index}")]
-        args = [
-            repr(float(amount)),
-            repr(float(limit)) if limit is not None else "",
-            repr(weight),
-            str(_ms(2 * window)),
-        ]
-        allowed, prev_raw, cur_raw = await self._call(self._take(keys=keys, args=args))
-        previous, current = float(prev_raw), float(cur_raw)
-        total = previous * weight + current
-        if not allowed:
-            assert limit is not None
-            return WindowCount(False, total, window_retry_after(previous, current, amount, limit, t, window))
-        return WindowCount(True, total + amount, 0.0)
+        keys, args = [], [repr(weight), str(_ms(2 * window))]
+        for key, amount, limit in takes:
+            keys += [self._k(f"{key}#{index - 1}"), self._k(f"{key}#{index}")]
+            args += [repr(float(amount)), repr(float(limit)) if limit is not None else ""]
+        allowed, *numbers = await self._call(self._take(keys=keys, args=args))
+        out = []
+        for (_, amount, limit), previous, current in zip(
+            takes, map(float, numbers[::2]), map(float, numbers[1::2])
+        ):
+            total = previous * weight + current
+            if allowed:
+                out.append(WindowCount(True, total + amount, 0.0))
+            elif limit is None or total + amount <= limit:
+                out.append(WindowCount(False, total, 0.0))
+            else:
+                out.append(
+                    WindowCount(False, total, window_retry_after(previous, current, amount, limit, t, window))
+                )
+        return out
 
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
         t = now if now is not None else clock()
