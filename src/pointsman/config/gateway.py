@@ -24,6 +24,7 @@ from pydantic import (
 
 from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
+from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
 from pointsman.policy.objective import Objective
@@ -345,6 +346,7 @@ class ApiKeyConfig(_Strict):
     sha256: str = Field(description="hex SHA-256 of the key (`pointsman config new-key` makes one)")
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
+    tokens_per_minute: PositiveInt | None = Field(None, description="overrides limits.tokens_per_minute")
     admin: bool = Field(
         False,
         description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)",
@@ -388,6 +390,9 @@ class LimitsConfig(_Strict):
     requests_per_minute: PositiveInt | None = Field(
         None, description="per API key (per client address when auth is off); absent: no limit"
     )
+    tokens_per_minute: PositiveInt | None = Field(None, description="per API key, tokens of answered requests")
+    tenants: dict[str, TenantLimitConfig] = Field(default_factory=dict, description="limits per tenant")
+    on_outage: OnOutage = Field("local", description="the state is unreachable: local | open | closed")
 
 
 class StoreConfig(_Strict):
@@ -410,11 +415,21 @@ class StateConfig(_Strict):
     """What replicas share (rate limits, spend, breakers, bandit statistics, cache entries): `embedded` keeps
     it in this process, persisted to `path` when given (survives a restart; not shared between processes)."""
 
-    kind: Literal["embedded"] = "embedded"
+    kind: Literal["embedded", "redis"] = "embedded"
     path: str | None = Field(
         None, description="embedded: an SQLite file the state is persisted to (relative to the config)"
     )
     flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
+    url: str | None = Field(None, description="redis: e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)")
+    url_env: str | None = Field(None, description="redis: environment variable holding the URL (a secret)")
+    prefix: str = Field("pointsman:", description="redis: prefix of every key (several gateways, one Redis)")
+    timeout: PositiveFloat = Field(0.25, description="redis: seconds one operation may take before it fails")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StateConfig:
+        if self.kind == "redis" and not (self.url or self.url_env):
+            raise ValueError("state.kind 'redis' needs state.url (or state.url_env)")
+        return self
 
 
 class FeedbackConfig(_Strict):
@@ -454,6 +469,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)

@@ -27,6 +27,7 @@ from pointsman.gateway.failures import safe_message
 from pointsman.gateway.feedback import ImplicitFeedback
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
+from pointsman.gateway.shared import SharedControls
 from pointsman.guard import Redacted, mask_values
 from pointsman.learn.monitor import DriftMonitor
 from pointsman.policy.build import Policy, build_policy
@@ -164,6 +165,7 @@ class Gateway:
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
+        self.shared = SharedControls(config, self.state, self.metrics.registry, self.dispatcher)
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
@@ -172,7 +174,7 @@ class Gateway:
 
     async def start(self) -> None:
         self.log.start()
-        await self.state.start()
+        await self.shared.start()  # the state, and what is built on it
         await self.dispatcher.start()
         await asyncio.to_thread(self.policy.warm)  # the encoder and classifiers, not on the first request
         for profile in self.profiles.values():  # load encoders / routers now, not on the first request
@@ -195,17 +197,16 @@ class Gateway:
                     await stop()
             self.policy.close()
             self.log.close()
-            await self.state.close()
+            await self.shared.close()
             if self.tracing is not None:
                 self.tracing.close()
 
     # -- the request path ------------------------------------------------------------------------------
 
-    def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
+    async def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
         # Known before the rate limit: a limited request is logged with its tenant and key.
         ex.principal = principal = self.gatekeeper.authenticate(authorization, client)
-        if principal.rpm is not None:
-            self.gatekeeper.limit(principal)
+        await self.shared.admit(principal)  # rate limits and budgets, shared between replicas
 
     async def route(self, ex: Exchange) -> None:
         """Decide, guard and select: fills ex.view, ex.decision, ex.selection, ex.redacted. A block, or a bad
@@ -283,6 +284,7 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
+                self.shared.finished(ex.principal, (prompt_t or 0) + (completion_t or 0))
             self.metrics.attempts(ex.attempts, ex.served)
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)
