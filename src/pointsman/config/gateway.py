@@ -253,6 +253,23 @@ class RedactConfig(_Strict):
     )
 
 
+class StrategyConfig(_Strict):
+    """Rewrite how the request asks (pointsman.policy.strategy): direct, few_shot or cot."""
+
+    kind: Literal["direct", "few_shot", "cot"]
+    examples: str | None = Field(
+        None, description="few_shot: a JSONL file of {prompt, answer} lines (path relative to the config)"
+    )
+    k: PositiveInt = Field(3, le=32, description="few_shot: how many examples")
+    instruction: str | None = Field(None, description="replaces the built-in system instruction")
+
+    @model_validator(mode="after")
+    def _examples(self) -> StrategyConfig:
+        if (self.kind == "few_shot") != (self.examples is not None):
+            raise ValueError("'examples' (a JSONL file of {prompt, answer} lines) goes with kind few_shot")
+        return self
+
+
 class RuleConfig(_Strict):
     """A named decision: when `when` holds, route (`profile`), `divert`, `block`, and/or `redact`.
 
@@ -277,6 +294,9 @@ class RuleConfig(_Strict):
     divert: str | None = Field(None, description="send the request to this profile whatever it asked for")
     block: BlockConfig | None = None
     redact: RedactConfig | None = None
+    strategy: StrategyConfig | None = Field(
+        None, description="rewrite the prompt: direct, few_shot or cot (shorthand: the kind)"
+    )
     on_signal_error: Literal["match", "skip"] | None = Field(
         None,
         description="when a signal the condition reads failed: 'match' (fail closed; default for block and "
@@ -284,14 +304,16 @@ class RuleConfig(_Strict):
     )
     description: str = ""
 
-    @field_validator("block", "redact", mode="before")
+    @field_validator("block", "redact", "strategy", mode="before")
     @classmethod
     def _shorthand(cls, v: Any, info: ValidationInfo) -> Any:
-        # `block: out_of_domain` (a code), `block: true`, `redact: true`
-        if v is True:
+        # `block: out_of_domain` (a code), `block: true`, `redact: true`, `strategy: cot`
+        if v is True and info.field_name != "strategy":
             return {}
         if isinstance(v, str) and info.field_name == "block":
             return {"code": v}
+        if isinstance(v, str) and info.field_name == "strategy":
+            return {"kind": v}
         return v
 
     @model_validator(mode="after")
@@ -299,8 +321,10 @@ class RuleConfig(_Strict):
         targets = [k for k in ("profile", "divert", "block") if getattr(self, k) is not None]
         if len(targets) > 1:
             raise ValueError(f"give one of profile, divert, block (got {' and '.join(targets)})")
-        if not targets and self.redact is None:
-            raise ValueError("a rule needs something to do: profile, divert, block or redact")
+        if not targets and self.redact is None and self.strategy is None:
+            raise ValueError("a rule needs something to do: profile, divert, block, redact or strategy")
+        if self.block is not None and self.strategy is not None:
+            raise ValueError("a blocking rule sends nothing: 'strategy' needs a rule that routes")
         if self.objective is not None and self.profile is None and self.divert is None:
             raise ValueError("'objective' overrides a profile's: give 'profile' or 'divert' too")
         return self
@@ -390,7 +414,9 @@ class LimitsConfig(_Strict):
     requests_per_minute: PositiveInt | None = Field(
         None, description="per API key (per client address when auth is off); absent: no limit"
     )
-    tokens_per_minute: PositiveInt | None = Field(None, description="per API key, tokens of answered requests")
+    tokens_per_minute: PositiveInt | None = Field(
+        None, description="per API key, tokens of answered requests"
+    )
     tenants: dict[str, TenantLimitConfig] = Field(default_factory=dict, description="limits per tenant")
     on_outage: OnOutage = Field("local", description="the state is unreachable: local | open | closed")
 

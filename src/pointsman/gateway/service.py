@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pointsman.backends.base import BackendError
@@ -239,6 +239,8 @@ class Gateway:
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
         if self.affinity is not None:
             self.affinity.apply(ex)
+        if decision.strategy is not None:  # signals read the client's prompt; the backend gets the rewrite
+            ex.request = req = replace(req, body=decision.strategy.apply(req.body))
         if decision.redact is not None:
             ex.redacted = decision.redact.apply(req.body, self.untrusted, ex.selection.ranking)
 
