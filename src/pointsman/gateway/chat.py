@@ -139,7 +139,7 @@ class ChatEndpoint:
         ex.usage = response.get("usage")
         if red is not None and red.restore and outcome.model in red.backends:
             restore_response(response, red.redaction)
-        if gw.log.log_content:
+        if gw.log.log_content or not ex.usage:  # no usage: the spend is estimated from the answer
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
         headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]

@@ -71,6 +71,7 @@ class Exchange:
     client_request_id: str | None = None  # the client's x-request-id: echoed as x-client-request-id
     traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
+    budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
 
     @property
     def route(self) -> str:
@@ -206,7 +207,7 @@ class Gateway:
     async def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
         # Known before the rate limit: a limited request is logged with its tenant and key.
         ex.principal = principal = self.gatekeeper.authenticate(authorization, client)
-        await self.shared.admit(principal)  # rate limits and budgets, shared between replicas
+        ex.budget_remaining = await self.shared.admit(principal)  # limits and budgets, shared by replicas
 
     async def route(self, ex: Exchange) -> None:
         """Decide, guard and select: fills ex.view, ex.decision, ex.selection, ex.redacted. A block, or a bad
@@ -214,7 +215,7 @@ class Gateway:
         req = ex.request
         assert req is not None and ex.principal is not None
         try:
-            caller = Caller(ex.principal.tenant, ex.principal.key_id, ex.headers_in)
+            caller = Caller(ex.principal.tenant, ex.principal.key_id, ex.headers_in, ex.budget_remaining)
             ex.view = view = RequestView(req.body, caller)
         except RequestError as exc:
             param = str(exc).partition(":")[0]
@@ -286,7 +287,7 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
-                self.shared.finished(ex.principal, (prompt_t or 0) + (completion_t or 0))
+            self.shared.finished(ex, prompt_t, completion_t, cost)  # spend, budgets, tokens per minute
             self.metrics.attempts(ex.attempts, ex.served)
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)
