@@ -234,6 +234,8 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
     if cfg.store.kind == "sqlite":
         cfg.store.path = rel(cfg.store.path) or cfg.store.path
     cfg.state.path = rel(cfg.state.path)
+    cfg.cache.path = rel(cfg.cache.path) or cfg.cache.path
+    cfg.cache.thresholds = rel(cfg.cache.thresholds)
     for b in cfg.backends:
         b.replay_data = rel(b.replay_data)
         if b.model_path is not None and b.model_path != "smollm2":
