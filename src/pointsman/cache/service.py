@@ -28,7 +28,7 @@ from pointsman.cache.entry import BadEntry, Entry
 from pointsman.cache.index import VectorIndex
 from pointsman.cache.overlap import overlap
 from pointsman.cache.tuning import Threshold, lower_bound, tune
-from pointsman.config.cache import CacheConfig, CategoryConfig
+from pointsman.config.cache import BUILT_IN, CacheConfig, CategoryConfig
 from pointsman.state import SharedState, StateUnavailable
 
 log = logging.getLogger("pointsman.cache")
@@ -167,11 +167,10 @@ class ResponseCache:
         return rule
 
     def _make_rule(self, category: str) -> Rule:
-        d, own = self.config.default, self.config.categories.get(category, CategoryConfig())
+        layers = (self.config.categories.get(category, CategoryConfig()), self.config.default, BUILT_IN)
 
         def pick(name: str) -> object:
-            value = getattr(own, name)
-            return getattr(d, name) if value is None else value
+            return next((v for v in (getattr(c, name) for c in layers) if v is not None), None)
 
         threshold, min_overlap = pick("threshold"), pick("min_overlap")
         tuned = self.tuned.get(category) or self.tuned.get("*")

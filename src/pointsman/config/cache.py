@@ -37,15 +37,10 @@ class CategoryConfig(_Strict):
     )
 
 
-def _default_category() -> CategoryConfig:
-    return CategoryConfig(
-        cacheable=True,
-        ttl=3600.0,
-        max_entries=100_000,
-        tools=False,
-        max_temperature=1.0,
-        time_sensitive=False,
-    )
+# What a setting is when neither the category nor `cache.default` gives it.
+BUILT_IN = CategoryConfig(
+    cacheable=True, ttl=3600.0, max_entries=100_000, tools=False, max_temperature=1.0, time_sensitive=False
+)
 
 
 class CacheConfig(_Strict):
@@ -64,7 +59,9 @@ class CacheConfig(_Strict):
         None,
         description="a label signal (e.g. a domain classifier) naming the category; default: the decision",
     )
-    default: CategoryConfig = Field(default_factory=_default_category)
+    default: CategoryConfig = Field(
+        default_factory=CategoryConfig, description="settings of every category that does not set its own"
+    )
     categories: dict[str, CategoryConfig] = Field(default_factory=dict)
     max_entries: PositiveInt = Field(
         100_000, description="entries kept in all (least recently used go first)"
