@@ -3,6 +3,7 @@ invalidation, damaged entries, online tuning from feedback."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -87,7 +88,7 @@ async def test_expired_entries_are_not_served_and_are_swept(tmp_path: Path) -> N
     s = scope_of("acme", None, False)
     rule = cache.rule("general")
     await cache.put(s, "old", entry("old", vec(1), ttl=0.05), rule)
-    time.sleep(0.1)
+    await asyncio.sleep(0.1)
     assert await cache.get_exact(s, "old") is None
     assert await cache.get_semantic(s, "ctx", vec(1), "old", rule) is None
     await cache.sweep()
