@@ -24,6 +24,7 @@ from pydantic import (
 
 from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
+from pointsman.config.cache import CacheConfig
 from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
@@ -500,6 +501,7 @@ class GatewayConfig(_Strict):
     debug: DebugConfig = Field(default_factory=DebugConfig)
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)
 

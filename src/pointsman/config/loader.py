@@ -237,6 +237,8 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
     for r in cfg.rules:
         if r.strategy is not None:
             r.strategy.examples = rel(r.strategy.examples)
+    cfg.cache.path = rel(cfg.cache.path) or cfg.cache.path
+    cfg.cache.thresholds = rel(cfg.cache.thresholds)
     for b in cfg.backends:
         b.replay_data = rel(b.replay_data)
         if b.model_path is not None and b.model_path != "smollm2":

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pointsman.console.api import Console
+from pointsman.gateway.cache_admin import CacheAdminEndpoint
 from pointsman.gateway.chat import ChatEndpoint
 from pointsman.gateway.completions import completions_endpoint
 from pointsman.gateway.embeddings import EmbeddingsEndpoint
@@ -51,6 +52,7 @@ class GatewayApp:
                 Route("/metrics", self.metrics, methods=["GET"]),
                 Route("/openapi.json", self.openapi, methods=["GET"]),
                 Route("/v1/feedback", FeedbackEndpoint(gateway).handle, methods=["POST"]),
+                Route("/v1/cache", CacheAdminEndpoint(gateway).handle, methods=["DELETE"]),
                 Route("/v1/chat/completions", self.wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
                 Route("/v1/messages", messages_endpoint(self.chat), methods=["POST"]),  # Anthropic's API
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),

@@ -32,7 +32,14 @@ _SSE = [
 ]
 _DONE = b"data: [DONE]\n\n"
 _WANTED = frozenset(
-    {b"authorization", b"content-length", b"x-request-id", b"x-client-request-id", b"traceparent"}
+    {
+        b"authorization",
+        b"content-length",
+        b"x-request-id",
+        b"x-client-request-id",
+        b"traceparent",
+        b"cache-control",
+    }
 )  # and the gateway's `header_names`
 CLIENT_CLOSED = 499  # nginx's status for "the client went away"; only ever in logs and metrics
 
@@ -65,7 +72,16 @@ class ChatEndpoint:
                 client[0] if client else None,
             )
             ex.request = parse_chat(await self._body(receive, headers))
+            cache = gw.cache
+            if cache is not None:
+                hit = await cache.before_route(ex, headers.get(b"cache-control", b"").decode("latin-1"))
+                if hit is not None:
+                    return await self._cached(ex, hit, send)
             await gw.route(ex)
+            if cache is not None:
+                hit = await cache.after_route(ex)
+                if hit is not None:
+                    return await self._cached(ex, hit, send)
             # From here on the client may leave: watch for it and cancel this handler (and the upstream call).
             watcher = asyncio.create_task(_watch(receive, asyncio.current_task()))
             if ex.request.stream:
@@ -145,6 +161,30 @@ class ChatEndpoint:
         headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if gw.cache is not None:
+            await gw.cache.store(ex, response)
+
+    async def _cached(self, ex: Exchange, hit: Any, send: Any) -> None:
+        """A cached answer (pointsman.cache.service.Hit), as JSON or as the SSE events of a stream."""
+        from pointsman.cache import replay
+        from pointsman.policy.profiles import Selection
+
+        req = ex.request
+        assert req is not None
+        ex.served = hit.entry.model
+        ex.selection = Selection([hit.entry.model], [], 1.0, f"cache hit ({hit.level})")
+        completion_id = "chatcmpl-" + ex.request_id[4:]
+        if req.stream:
+            body = replay.sse(hit.entry.response, completion_id, req.include_usage)
+            headers = [*_SSE, *ex.headers()]
+        else:
+            body = orjson.dumps(replay.completion(hit.entry.response, completion_id))
+            headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]
+        ex.first_byte_s = time.perf_counter() - ex.started
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        if self.gateway.log.log_content:
+            ex.answer = _answer_text(hit.entry.response)
 
     async def _stream(self, ex: Exchange, send: Any) -> None:
         gw, req = self.gateway, ex.request
@@ -198,6 +238,9 @@ class ChatEndpoint:
                         await write(data, not ended)
             if not ended:
                 await write(events.tail() + _DONE, False)
+            assembler = ex.cache.assembler if ex.cache is not None else None
+            if assembler is not None and gw.cache is not None:
+                await gw.cache.store(ex, assembler.response())
         except BackendError as exc:  # died mid-stream: no fallback now; end the stream cleanly
             if ended:  # after its end marker, while the rest of the upstream body was read: nothing lost
                 return
@@ -253,6 +296,8 @@ def _render(
     chunk: dict, model: str, client_wants_usage: bool, ex: Exchange, texts: list[str] | None
 ) -> bytes | None:
     """One SSE event for a chunk (None: a usage-only chunk the client did not ask for)."""
+    if ex.cache is not None and ex.cache.assembler is not None:
+        ex.cache.assembler.add(chunk)
     usage = chunk.get("usage")
     if usage:
         ex.usage = usage

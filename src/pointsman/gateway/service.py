@@ -72,6 +72,7 @@ class Exchange:
     traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
     budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
+    cache: Any = None  # pointsman.gateway.caching.CacheTicket, when the cache is on
 
     @property
     def route(self) -> str:
@@ -96,6 +97,8 @@ class Exchange:
             if self.debug_signals:
                 signals = json.dumps(summarize(d.signals), separators=(",", ":"), ensure_ascii=True)
                 out.append((b"x-pointsman-signals", _header(signals, 8192)))
+        if self.cache is not None:
+            out.extend(self.cache.headers())
         if self.served:
             out.append((b"x-pointsman-model", _header(self.served)))
             spilled = next((a.model for a in self.attempts if a.code == "saturated"), None)
@@ -170,12 +173,19 @@ class Gateway:
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
+        self.cache = None
+        if config.cache.enabled:
+            from pointsman.gateway.caching import GatewayCache
+
+            self.cache = GatewayCache(config.cache, self.state, self.metrics.registry, self.policy.runner)
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
     async def start(self) -> None:
         self.log.start()
         await self.shared.start()  # the state, and what is built on it
+        if self.cache is not None:
+            await self.cache.start()
         await self.dispatcher.start()
         await asyncio.to_thread(self.policy.warm)  # the encoder and classifiers, not on the first request
         for profile in self.profiles.values():  # load encoders / routers now, not on the first request
@@ -198,6 +208,8 @@ class Gateway:
                     await stop()
             self.policy.close()
             self.log.close()
+            if self.cache is not None:
+                await self.cache.close()
             await self.shared.close()
             if self.tracing is not None:
                 self.tracing.close()
@@ -295,6 +307,8 @@ class Gateway:
                 self.drift.cost(record)
             for signal in self.implicit.observe(ex):
                 self.log.put_feedback(signal)
+                if self.cache is not None and signal.kind == "reask":
+                    self.cache.feedback(signal.request_id, signal.score)
                 if signal.request_id == record.request_id:
                     self.feedback_received(signal, record)
             if self.affinity is not None:
@@ -356,6 +370,8 @@ class Gateway:
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"
+        if ex.cache is not None:
+            ex.cache.annotate(record)
         if self.log.log_content and req is not None and not (dec and dec.block):
             # Never what a guard removed: a blocked request logs no content; a redacted one its placeholders.
             red = ex.redacted
@@ -366,7 +382,12 @@ class Gateway:
         return record
 
     def feedback_received(self, feedback: FeedbackRecord, decision: DecisionRecord) -> None:
-        """A score for a logged decision (explicit or implicit): the route's learning selector hears of it."""
+        """A score for a logged decision (explicit or implicit): the route's learning selector hears of it
+        (of an answer from the cache: the cache does, not the selector)."""
+        if decision.action == "cache":
+            if self.cache is not None:
+                self.cache.feedback(decision.request_id, feedback.score)
+            return
         self.drift.quality(feedback, decision)
         profile = self.profiles.get(decision.route)
         learn = getattr(profile.selector, "learn", None) if profile is not None else None
