@@ -22,7 +22,7 @@ _LEADING_LETTER = re.compile(r"^\s*(?:\(([A-J])\)|\[([A-J])\]|\*\*([A-J])\*\*|([
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _NUMBER_CUE = re.compile(r"(?:####|answer is|answer:|=)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 _CODE_BLOCK = re.compile(
-    r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|$)|\[BEGIN\]\s*\n(.*?)(?:\[DONE\]|$)", re.DOTALL | re.I
+    r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|$)|\[BEGIN\]\s*\n(.*?)(?:\[DONE\]|$)", re.DOTALL | re.IGNORECASE
 )
 _COMMENT = re.compile(r"#[^\n]*|\"\"\"(?:.|\n)*?\"\"\"|'''(?:.|\n)*?'''")
 _WORD = re.compile(r"[a-z0-9]+")

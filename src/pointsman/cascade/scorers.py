@@ -297,23 +297,30 @@ class LearnedScorer(AnswerScorer):
 
     name = "learned"
 
-    def __init__(self, agreement: bool = True, dims: int = 1024, c: float = 0.5) -> None:
+    def __init__(
+        self, agreement: bool = True, dims: int = 1024, per_model: int = 256, c: float = 0.1
+    ) -> None:
         self.agreement = agreement
         self.dims = dims
+        self.per_model = per_model  # dims of a per-model copy of the prompt embedding (0: none)
         self.c = c
 
     def _params(self) -> dict[str, Any]:
-        return {"agreement": self.agreement, "dims": self.dims, "c": self.c}
+        return {"agreement": self.agreement, "dims": self.dims, "per_model": self.per_model, "c": self.c}
 
     def static_features(self, prompts, answers, contexts):
         hasher = _hasher(self.dims)
         facts = np.array(
             [answer_facts(p, a, c.completion_tokens).vector() for p, a, c in zip(prompts, answers, contexts)]
         ).reshape(len(answers), N_FACTS)
-        dense = np.hstack([self._model_onehot(contexts), facts, _logprob_features(contexts)])
-        return sparse.hstack(
-            [sparse.csr_matrix(dense), hasher.transform(prompts), hasher.transform(answers)], format="csr"
-        )
+        onehot = self._model_onehot(contexts)
+        dense = np.hstack([onehot, facts, _logprob_features(contexts)])
+        blocks = [sparse.csr_matrix(dense), hasher.transform(prompts), hasher.transform(answers)]
+        if self.per_model:
+            # which prompts this model answers well: the prompt embedding in the model's own columns
+            small = _hasher(self.per_model).transform(prompts)
+            blocks += [small.multiply(onehot[:, [k]]) for k in range(onehot.shape[1])]
+        return sparse.hstack(blocks, format="csr")
 
     def agreement_features(self, agree: np.ndarray, contexts: Sequence[AnswerContext]) -> np.ndarray | None:
         if not self.agreement:
@@ -335,19 +342,20 @@ def _hasher(dims: int):
 
 
 def _soft_logistic(x, quality: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    """Logistic regression on soft labels: each example once as good (weight q) and once as bad (1 - q)."""
+    """Logistic regression on soft labels: a 0/1 score is one example; a score q strictly between is two,
+    good with weight q and bad with weight 1 - q (so P(good) estimates the expected score)."""
     from sklearn.linear_model import LogisticRegression
 
-    n = len(quality)
-    xx = sparse.vstack([x, x], format="csr") if sparse.issparse(x) else np.vstack([x, x])
-    y = np.concatenate([np.ones(n), np.zeros(n)])
-    w = np.concatenate([quality, 1.0 - quality])
-    keep = w > 0
-    if len(np.unique(y[keep])) < 2:  # every answer good (or bad): a constant
-        p = float(np.clip(quality.mean(), 1e-3, 1 - 1e-3))
+    q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
+    soft = (q > 0) & (q < 1)
+    y = np.concatenate([(q > 0).astype(float), np.zeros(int(soft.sum()))])
+    w = np.concatenate([np.where(soft, q, 1.0), 1.0 - q[soft]])
+    if len(np.unique(y)) < 2:  # every answer good (or bad): a constant
+        p = float(np.clip(q.mean(), 1e-3, 1 - 1e-3))
         return np.zeros(x.shape[1]), math.log(p / (1 - p))
-    model = LogisticRegression(C=c, max_iter=2000)
-    model.fit(xx[keep], y[keep], sample_weight=w[keep])
+    xx = sparse.vstack([x, x[soft]], format="csr") if sparse.issparse(x) else np.vstack([x, x[soft]])
+    model = LogisticRegression(C=c, solver="liblinear", tol=1e-3, max_iter=1000)
+    model.fit(xx, y, sample_weight=w)
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 

@@ -70,6 +70,7 @@ class Exchange:
     client_request_id: str | None = None  # the client's x-request-id: echoed as x-client-request-id
     traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
+    cascade: Any = None  # a cascade profile's trace (gateway/cascade.py): its steps, for headers and log
 
     @property
     def route(self) -> str:
@@ -99,6 +100,8 @@ class Exchange:
             spilled = next((a.model for a in self.attempts if a.code == "saturated"), None)
             if spilled:
                 out.append((b"x-pointsman-spill", _header(f"{spilled} -> {self.served}")))
+        if self.cascade is not None:
+            out.append((b"x-pointsman-cascade", _header(self.cascade.header(), 2048)))
         return out
 
 
@@ -164,6 +167,9 @@ class Gateway:
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
+        from pointsman.gateway.cascade import build_cascades
+
+        self.cascades = build_cascades(config, self.metrics.registry)  # route -> CascadeRunner
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
@@ -351,6 +357,9 @@ class Gateway:
         )
         if sel and dec and dec.profile is not None:
             record.reason = f"{dec.reason}; {sel.reason}"
+        if ex.cascade is not None:  # every step was paid for
+            record.cascade = ex.cascade.record()
+            record.cost_usd = ex.cascade.cost_usd if ex.cascade.steps else cost
         if self.log.log_content and req is not None and not (dec and dec.block):
             # Never what a guard removed: a blocked request logs no content; a redacted one its placeholders.
             red = ex.redacted
