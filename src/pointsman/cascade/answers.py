@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -40,6 +41,7 @@ REFUSALS = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # a cascade compares each answer with every other: normalise each once
 def final_answer(answer: str) -> str:
     """The answer's final answer, normalised: `L:B`, `N:1596`, `C:<code>` or `T:<first words>`."""
     text = answer.strip()

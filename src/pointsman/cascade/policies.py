@@ -10,7 +10,8 @@
   by `discount` since models tend to fail on the same prompts); it calls the model with the largest
   gain_m - lambda x c_m while that is positive, else stops. With nothing called yet (s = 0) the first call
   is the router's own choice at that lambda, so a small lambda jumps straight to a strong model and a
-  large one starts cheap: routing and cascading are the two ends of one rule.
+  large one starts cheap: routing and cascading are the two ends of one rule. An answer's score s is the
+  scorer's, blended with the router's prediction for its model (`blend`): two estimates of one chance.
 
 Both are pure decisions over scores; `pointsman.evaluate.cascades` simulates them on recorded answers and
 the gateway's cascade profile runs `FixedChain` against real backends.

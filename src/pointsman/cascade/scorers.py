@@ -20,6 +20,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -327,6 +328,40 @@ class LearnedScorer(AnswerScorer):
             return None
         return np.hstack([agree, self._model_onehot(contexts) * agree[:, 1:2]])
 
+    def score_many(
+        self, prompts: Sequence[str], answers: Sequence[str], contexts: Sequence[AnswerContext]
+    ) -> np.ndarray:
+        """The same numbers as the design matrix gives, block by block without building it: each distinct
+        prompt is hashed once, and no sparse matrix is stacked (the gateway scores 1-3 answers a step)."""
+        self._check_fitted()
+        if not (len(prompts) == len(answers) == len(contexts)):
+            raise ValueError(f"{len(prompts)} prompts, {len(answers)} answers, {len(contexts)} contexts")
+        n = len(answers)
+        if not n:
+            return np.zeros(0)
+        m, coef = len(self.models_), self.coef_
+        distinct = list(dict.fromkeys(prompts))
+        which = np.array([distinct.index(p) for p in prompts])
+        onehot = self._model_onehot(contexts)
+        facts = np.array(
+            [answer_facts(p, a, c.completion_tokens).vector() for p, a, c in zip(prompts, answers, contexts)]
+        ).reshape(n, N_FACTS)
+        dense = np.hstack([onehot, facts, _logprob_features(contexts)])
+        at = dense.shape[1]
+        z = dense @ coef[:at] + self.intercept_
+        z += (_prompt_rows(distinct, self.dims) @ coef[at : at + self.dims])[which]
+        z += hashed(answers, self.dims) @ coef[at + self.dims : at + 2 * self.dims]
+        at += 2 * self.dims
+        if self.per_model:
+            block = coef[at : at + m * self.per_model].reshape(m, self.per_model)
+            per = _prompt_rows(distinct, self.per_model) @ block.T  # (distinct prompts, m)
+            z += (per[which] * onehot).sum(axis=1)
+            at += m * self.per_model
+        extra = self.agreement_features(_agreement_block(answers, contexts), contexts)
+        if extra is not None:
+            z += extra @ coef[at:]
+        return 1.0 / (1.0 + np.exp(-z))
+
 
 _HASHERS: dict[int, Any] = {}
 
@@ -339,6 +374,47 @@ def _hasher(dims: int):
             n_features=dims, alternate_sign=False, norm="l2", ngram_range=(1, 2), dtype=np.float64
         )
     return _HASHERS[dims]
+
+
+def hashed(texts: Sequence[str], dims: int) -> np.ndarray:
+    """(n, dims) dense rows equal to `_hasher(dims).transform(texts)`, without its sparse-matrix overhead
+    (which costs more than the hashing for the few texts of one request)."""
+    try:
+        from sklearn.feature_extraction._hashing_fast import transform as hash_tokens
+    except ImportError:  # a private module: fall back to the public (slower) path
+        return _hasher(dims).transform(texts).toarray()
+    analyze = _analyzer(dims)
+    indices, indptr, values = hash_tokens(
+        (((t, 1) for t in analyze(text)) for text in texts), dims, np.float64, False, seed=0
+    )
+    out = np.zeros((len(texts), dims))
+    for r in range(len(texts)):
+        a, b = indptr[r], indptr[r + 1]
+        if b > a:
+            row = np.bincount(indices[a:b], weights=np.abs(values[a:b]), minlength=dims)
+            out[r] = row / np.sqrt(row @ row)
+    return out
+
+
+def _prompt_rows(prompts: Sequence[str], dims: int) -> np.ndarray:
+    """Hashed prompts, remembered: every step of a cascade scores its answer beside the same prompt."""
+    return np.vstack([_hashed_prompt(p, dims) for p in prompts])
+
+
+@lru_cache(maxsize=512)
+def _hashed_prompt(prompt: str, dims: int) -> np.ndarray:
+    row = hashed([prompt], dims)[0]
+    row.flags.writeable = False
+    return row
+
+
+_ANALYZERS: dict[int, Any] = {}
+
+
+def _analyzer(dims: int):
+    if dims not in _ANALYZERS:
+        _ANALYZERS[dims] = _hasher(dims).build_analyzer()
+    return _ANALYZERS[dims]
 
 
 def _soft_logistic(x, quality: np.ndarray, c: float) -> tuple[np.ndarray, float]:

@@ -54,6 +54,7 @@ class CascadeSpec:
     steps: int = 3
     router: str = "mixture"
     discount: float = 0.5
+    blend: float = 0.5  # cost-aware: an answer's score = blend x scorer + (1 - blend) x router's prediction
 
     @property
     def label(self) -> str:
@@ -266,7 +267,7 @@ def _cost_aware_fold(
     choices, calls, cost = np.zeros((n, L), np.int64), np.zeros((n, L), np.int64), np.zeros((n, L))
     for li, lam in enumerate(lambdas):
         choices[:, li], calls[:, li], cost[:, li] = simulate_cost_aware(
-            table, scorer, test, q_hat, c_hat, allowed[test], lam, spec.discount, spec.steps
+            table, scorer, test, q_hat, c_hat, allowed[test], lam, spec.discount, spec.steps, spec.blend
         )
     return _Fold(test, lambdas, choices, calls, cost, [])
 
@@ -281,6 +282,7 @@ def simulate_cost_aware(
     lam: float,
     discount: float,
     max_steps: int,
+    blend: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`CostAware` on recorded answers, vectorised over prompts: (n,) returned model, calls, cost."""
     ds = table.dataset
@@ -305,13 +307,16 @@ def simulate_cost_aware(
             break
         called[np.flatnonzero(go), pick[go]] = True
         active = go
-        best_score, best_model = _rescore(table, scorer, rows, called, active, best_score, best_model)
+        best_score, best_model = _rescore(
+            table, scorer, rows, called, active, best_score, best_model, q, blend
+        )
     cost = np.where(called, np.nan_to_num(ds.cost[rows]), 0.0).sum(axis=1)
     return best_model, called.sum(axis=1), cost
 
 
-def _rescore(table, scorer, rows, called, active, best_score, best_model):
-    """Every called answer of the active prompts scored beside the other called answers; the best one."""
+def _rescore(table, scorer, rows, called, active, best_score, best_model, q_hat, blend):
+    """Every called answer of the active prompts scored beside the other called answers (blended with the
+    router's prediction for its model); the best one."""
     idx = np.flatnonzero(active)
     r, c, o, owner = [], [], [], []
     for i in idx:
@@ -325,6 +330,7 @@ def _rescore(table, scorer, rows, called, active, best_score, best_model):
     best_score, best_model = best_score.copy(), best_model.copy()
     best_score[idx] = -1.0
     for s, i, j in zip(scores, owner, c):
+        s = blend * s + (1.0 - blend) * q_hat[i, j]
         if s >= best_score[i]:
             best_score[i], best_model[i] = s, j
     return best_score, best_model
@@ -394,6 +400,7 @@ def evaluate_cascades(
             curve=curve,
             fit_seconds=outcome.seconds,
             predict_seconds=0.0,
+            sweep=outcome.sweep,
         )
     return out
 

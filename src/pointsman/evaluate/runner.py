@@ -139,6 +139,7 @@ def _score(
         predict_seconds=preds.predict_seconds,
         calibration=_calibrations(preds, truth, setup),
         unknown_choices_redirected=_redirected(preds, truth, sweep),
+        sweep=sweep,
     )
 
 
