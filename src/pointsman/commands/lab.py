@@ -235,8 +235,15 @@ def eval_command(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="Score this gateway config's rules + routers instead (docs/rules.md)."
     ),
+    cascades: str = typer.Option(
+        "auto",
+        "--cascades",
+        help="Cascades beside the routers where the data has responses: 'auto', 'none', or e.g. "
+        "'chain:agreement,cost_aware:learned' (docs/cascades.md).",
+    ),
 ) -> None:
-    """Cross-validate routers on routing data; write report.json, report.md and curves.png."""
+    """Cross-validate routers (and cascades, on data with responses); write report.json, report.md and
+    curves.png."""
     if config is not None:  # a whole rule set (evaluate/policy_eval.py)
         from pointsman.commands.explain import eval_config
 
@@ -256,9 +263,12 @@ def eval_command(
             if not t.is_target:
                 raise UsageError(f"--target {t.describe()!r}: give quality_target=... or budget_per_1k=...")
         ds = select_models(_load(data, format, prices, console), models)
+        from pointsman.evaluate.cascades import parse_cascades
+
         setup = Setup(
-            Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets
-        )
+            Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets,
+            parse_cascades(cascades),
+        )  # fmt: skip
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:
             spec.make()  # bad parameters fail now, not after minutes of work

@@ -25,6 +25,7 @@ from pydantic import (
 from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.cache import CacheConfig
+from pointsman.config.cascade import CascadeConfig
 from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
@@ -189,7 +190,20 @@ class ProfileConfig(_Strict):
     spill: SpillConfig | None = Field(
         None, description="absent: a saturated model answers 503 with Retry-After, never a pricier spill"
     )
+    cascade: CascadeConfig | None = Field(
+        None, description="answer-aware: call the steps in order, escalate on a low answer score"
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _cascade_fits(self) -> ProfileConfig:
+        if self.cascade is not None:
+            stray = [m for m in self.cascade.models if m not in self.candidates]
+            if stray:
+                raise ValueError(f"cascade steps {stray} are not candidates of this profile")
+            if self.selector.learned:
+                raise ValueError("a cascade orders its own steps: give it no selector.router or train")
+        return self
 
     @model_validator(mode="after")
     def _bandit_fits(self) -> ProfileConfig:

@@ -229,6 +229,8 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
 
     for p in cfg.profiles:
         p.selector.router = rel(p.selector.router)
+        if p.cascade is not None:
+            p.cascade.scorer = rel(p.cascade.scorer) or p.cascade.scorer
         if p.selector.train is not None:
             p.selector.train.data = rel(p.selector.train.data) or p.selector.train.data
     if cfg.store.kind == "sqlite":
@@ -258,6 +260,8 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
                     f"no such file or folder: {p.selector.train.data}",
                 )
             )
+        if p.cascade is not None:
+            out.extend(_scorer_file(("profiles", i, "cascade", "scorer"), p.cascade.scorer))
         if p.selector.router is None:
             continue
         loc: Loc = ("profiles", i, "selector", "router")
@@ -268,6 +272,16 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
             continue
         out.extend(_router_models(loc, p, [m["name"] for m in header.get("models", [])]))
     return out
+
+
+def _scorer_file(loc: Loc, path: str) -> list[Problem]:
+    from pointsman.cascade.scorers import AnswerScorer, ScorerFileError
+
+    try:
+        AnswerScorer.load(path)
+    except ScorerFileError as exc:
+        return [Problem(loc, str(exc))]
+    return []
 
 
 def _router_models(loc: Loc, p: ProfileConfig, router_models: list[str]) -> list[Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from rich.progress import Progress
@@ -61,6 +62,8 @@ class Setup:
     seed: int = 0
     task_labels: bool = False
     targets: Sequence[Objective] = DEFAULT_TARGETS
+    # answer-aware policies (evaluate/cascades.py), run where the data has responses, on the same folds
+    cascades: Sequence[Any] = ()
 
 
 def drop_unscored(dataset: RoutingDataset) -> tuple[RoutingDataset, int]:
@@ -93,11 +96,16 @@ def run_evaluation(
     resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
     steps = _Steps(progress, len(specs) * len(splits), len(specs))
     results: dict[str, RouterResult] = {}
+    held_out: dict[str, Predictions] = {}
     for spec in specs:
         on_fold = steps.fold(spec, len(splits))
-        preds = predict_held_out(spec, dataset, splits, setup.task_labels, on_fold=on_fold)
+        preds = held_out[spec.label] = predict_held_out(spec, dataset, splits, setup.task_labels, on_fold)
         results[spec.label] = _score(spec, preds, truth, resamples, setup)
         steps.scored(spec)
+    if setup.cascades and dataset.responses is not None:
+        from pointsman.evaluate.cascades import evaluate_cascades
+
+        results.update(evaluate_cascades(setup.cascades, dataset, splits, truth, resamples, held_out, setup))
     return Report(
         dataset=summarize_dataset(dataset, truth, dropped),
         evaluation={
@@ -138,6 +146,7 @@ def _score(
         predict_seconds=preds.predict_seconds,
         calibration=_calibrations(preds, truth, setup),
         unknown_choices_redirected=_redirected(preds, truth, sweep),
+        sweep=sweep,
     )
 
 

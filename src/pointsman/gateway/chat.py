@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from pointsman.backends.base import BackendError, LastBatch
+from pointsman.gateway.cascade import CascadeTrace, response_chunks
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.request import parse_chat
 from pointsman.gateway.service import Exchange, Gateway, new_request_id
@@ -138,14 +139,22 @@ class ChatEndpoint:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
         red = ex.redacted
+        runner = gw.cascades.get(ex.route)
         try:
-            outcome = await gw.dispatcher.complete(
-                ex.selection.ranking,
-                req.body,
-                prompt_tokens=ex.view.prompt_tokens,
-                bodies=red.bodies() if red else None,
-                spill=gw.spill(ex),
-            )
+            if runner is not None:
+                ex.cascade = CascadeTrace()
+                outcome = await runner.complete(
+                    gw.dispatcher, req.body, ex.cascade, prompt_tokens=ex.view.prompt_tokens,
+                    bodies=red.bodies() if red else None,
+                )  # fmt: skip
+            else:
+                outcome = await gw.dispatcher.complete(
+                    ex.selection.ranking,
+                    req.body,
+                    prompt_tokens=ex.view.prompt_tokens,
+                    bodies=red.bodies() if red else None,
+                    spill=gw.spill(ex),
+                )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
@@ -189,6 +198,13 @@ class ChatEndpoint:
     async def _stream(self, ex: Exchange, send: Any) -> None:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
+        runner = gw.cascades.get(ex.route)
+        if runner is not None and not runner.streams_first_step:
+            return await self._stream_accepted(ex, send, runner)
+        ranking = ex.selection.ranking
+        if runner is not None:  # `stream: first_step`: the first step streams, no escalation
+            ex.cascade = CascadeTrace(streamed_first_step=True)
+            ranking = [*runner.policy.models, *(m for m in ranking if m not in runner.policy.models)]
         body = req.body
         if not req.include_usage:  # ask for usage anyway (tokens, cost); the client will not see it
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
@@ -198,7 +214,7 @@ class ChatEndpoint:
             bodies = dict.fromkeys(red.backends, {**red.body, "stream_options": body["stream_options"]})
         try:
             outcome = await gw.dispatcher.stream(
-                ex.selection.ranking,
+                ranking,
                 body,
                 prompt_tokens=ex.view.prompt_tokens,
                 bodies=bodies,
@@ -254,6 +270,40 @@ class ChatEndpoint:
                 await aclose()
             if texts is not None:
                 ex.answer = "".join(texts)
+
+
+    async def _stream_accepted(self, ex: Exchange, send: Any, runner: Any) -> None:
+        """A cascade for a streaming client: the steps run non-streaming, the accepted answer is sent as a
+        stream (its first token waits for the decision)."""
+        gw, req = self.gateway, ex.request
+        assert req is not None and ex.view is not None
+        body = {k: v for k, v in req.body.items() if k not in ("stream", "stream_options")}
+        red = ex.redacted
+        bodies = None
+        if red is not None:
+            bodies = {m: {k: v for k, v in b.items() if k not in ("stream", "stream_options")}
+                      for m, b in red.bodies().items()}  # fmt: skip
+        ex.cascade = CascadeTrace()
+        try:
+            outcome = await runner.complete(
+                gw.dispatcher, body, ex.cascade, prompt_tokens=ex.view.prompt_tokens, bodies=bodies
+            )
+        except BackendError as exc:
+            raise gw.failure(ex, exc) from None
+        ex.first_byte_s = time.perf_counter() - ex.started
+        ex.served, ex.attempts = outcome.model, outcome.attempts
+        response = outcome.response
+        ex.usage = response.get("usage")
+        if red is not None and red.restore and outcome.model in red.backends:
+            restore_response(response, red.redaction)
+        if gw.log.log_content:
+            ex.answer = _answer_text(response)
+        events = b"".join(
+            b"data: " + orjson.dumps(c) + b"\n\n"
+            for c in response_chunks(response, outcome.model, req.include_usage)
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]})
+        await send({"type": "http.response.body", "body": events + _DONE, "more_body": False})
 
 
 class _Events:

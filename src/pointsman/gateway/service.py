@@ -73,6 +73,7 @@ class Exchange:
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
     budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
     cache: Any = None  # pointsman.gateway.caching.CacheTicket, when the cache is on
+    cascade: Any = None  # a cascade profile's trace (gateway/cascade.py): its steps, for headers and log
 
     @property
     def route(self) -> str:
@@ -104,6 +105,8 @@ class Exchange:
             spilled = next((a.model for a in self.attempts if a.code == "saturated"), None)
             if spilled:
                 out.append((b"x-pointsman-spill", _header(f"{spilled} -> {self.served}")))
+        if self.cascade is not None:
+            out.append((b"x-pointsman-cascade", _header(self.cascade.header(), 2048)))
         return out
 
 
@@ -170,6 +173,9 @@ class Gateway:
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
         self.shared = SharedControls(config, self.state, self.metrics.registry, self.dispatcher)
+        from pointsman.gateway.cascade import build_cascades
+
+        self.cascades = build_cascades(config, self.metrics.registry)  # route -> CascadeRunner
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
@@ -372,6 +378,9 @@ class Gateway:
             record.reason = f"{dec.reason}; {sel.reason}"
         if ex.cache is not None:
             ex.cache.annotate(record)
+        if ex.cascade is not None:  # every step was paid for
+            record.cascade = ex.cascade.record()
+            record.cost_usd = ex.cascade.cost_usd if ex.cascade.steps else cost
         if self.log.log_content and req is not None and not (dec and dec.block):
             # Never what a guard removed: a blocked request logs no content; a redacted one its placeholders.
             red = ex.redacted
