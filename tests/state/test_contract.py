@@ -114,3 +114,13 @@ async def test_window_take_all_is_all_or_none(store: SharedState) -> None:
     assert await store.window_total("tenant", window=60, now=t + 1) == 2
     assert await store.window_total("key", window=60, now=t + 1) == 2
     assert await store.window_take_all([], window=60, now=t) == []
+
+
+async def test_incr_many(store: SharedState) -> None:
+    await store.incr("m:a", 1.0)
+    await store.incr_many([("m:a", 2.0, 60), ("m:b", 0.5, 0.05), ("m:b", 0.25, 0.05)])
+    assert await store.number("m:a") == 3.0
+    assert await store.number("m:b") == 0.75
+    await asyncio.sleep(0.08)
+    assert await store.number("m:b") == 0.0  # the TTL given when the pipeline created it
+    await store.incr_many([])

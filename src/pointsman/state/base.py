@@ -72,6 +72,11 @@ class SharedState(ABC):
     async def incr(self, key: str, amount: float = 1.0, *, ttl: float | None = None) -> float:
         """Add `amount` to the number at `key` (0 when absent) and return the new value."""
 
+    async def incr_many(self, items: Sequence[tuple[str, float, float | None]]) -> None:
+        """`incr(key, amount, ttl=ttl)` for each item (one round trip where the store can; not atomic)."""
+        for key, amount, ttl in items:
+            await self.incr(key, amount, ttl=ttl)
+
     @abstractmethod
     async def number(self, key: str) -> float:
         """The number at `key` (0.0 when absent or expired)."""

@@ -133,6 +133,19 @@ class RedisState(SharedState):
         ttl_ms = str(_ms(ttl)) if ttl is not None else ""
         return _float(await self._call(self._incr(keys=[self._k(key)], args=[repr(float(amount)), ttl_ms])))
 
+    async def incr_many(self, items: Sequence[tuple[str, float, float | None]]) -> None:
+        if not items:
+            return
+
+        async def run() -> None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, amount, ttl in items:
+                    ttl_ms = str(_ms(ttl)) if ttl is not None else ""
+                    await self._incr(keys=[self._k(key)], args=[repr(float(amount)), ttl_ms], client=pipe)
+                await pipe.execute()
+
+        await self._call(run())
+
     async def number(self, key: str) -> float:
         return _float(await self._call(self._client.get(self._k(key))))
 
