@@ -4,10 +4,10 @@ Everything is a real process: redis-server (pointsman.testing.redis), local upst
 (pointsman.testing.upstreams), gateways (`pointsman serve`, pointsman.testing.replicas); the load generator is
 this script (asyncio + aiohttp), not the gateway. Four parts, one run:
 
-1. load    3 replicas sharing one Redis; an open-loop load of --rate requests/s for --duration s on one API key
-           whose limit is --limit requests/minute (below the offered rate, so the global limit works); the
-           upstream answers after 0.2 s, so requests are in flight when replica 3 gets SIGTERM half-way (it
-           drains and exits; it is started again 5 s later). Every request gets a fresh connection; one refused
+1. load    3 replicas sharing one Redis; an open-loop load of --rate requests/s for --duration s, half on an
+           API key limited to --limit requests/minute (below its share of the offered rate, so the global limit
+           works), half on an unlimited key; the upstream answers after 0.2 s, so requests are in flight when
+           replica 3 gets SIGTERM half-way (it drains and exits; it is started again 5 s later). Every request gets a fresh connection; one refused
            by a stopped replica goes to the next one (what a load balancer does), one dropped after it was
            accepted is lost. Targets: zero lost requests (every one answered: success, or an OpenAI-style
            error such as 429), the drained replica shuts down cleanly with its in-flight requests answered,
@@ -113,6 +113,7 @@ def redis_state(redis: RedisServer) -> dict:
 @dataclass
 class Tally:
     outcomes: Counter = field(default_factory=Counter)  # "200", "429", ..., "lost:<why>", "unclear:<status>"
+    counted: str = "load"  # the limited key: its admitted requests are timed
     admitted_at: list[float] = field(default_factory=list)  # wall time each admitted request was sent
     rerouted: int = 0  # refused connections (a stopped replica) sent on to the next replica
     in_flight: dict[int, set] = field(default_factory=dict)  # replica -> ids of requests on it now
@@ -151,7 +152,8 @@ async def one_request(
             flying.discard(first)
         tally.latencies.append(time.time() - sent)
         if resp.status == 200:
-            tally.admitted_at.append(sent)
+            if key == tally.counted:
+                tally.admitted_at.append(sent)
             outcome = "200"
         else:
             try:
@@ -250,9 +252,8 @@ def gateways(paths: list[Path], folder: Path, workers: int = 1) -> Iterator[list
 def part_load(args: argparse.Namespace, folder: Path, redis: RedisServer, results: dict) -> list[str]:
     misses = []
     with spawn_upstream("--fault", "first_byte_delay=0.2") as slow:
-        cfg = gateway_config(
-            slow, state=redis_state(redis), keys={"load": {"requests_per_minute": args.limit}}
-        )
+        keys = {"load": {"requests_per_minute": args.limit}, "free": {}}
+        cfg = gateway_config(slow, state=redis_state(redis), keys=keys)
         path = write(cfg, folder, "load")
         with gateways([path, path, path], folder) as procs:
             urls, alive, tally = [p.url for p in procs], [True, True, True], Tally()
@@ -262,6 +263,9 @@ def part_load(args: argparse.Namespace, folder: Path, redis: RedisServer, result
                 alive[2] = False
                 proc = procs[2].process
                 assert proc is not None
+                deadline = time.monotonic() + 5
+                while not tally.in_flight.get(2) and time.monotonic() < deadline:
+                    time.sleep(0.005)  # SIGTERM while requests are in flight on it
                 drain["in_flight"] = set(tally.in_flight.get(2, ()))
                 at = time.monotonic()
                 proc.send_signal(15)  # SIGTERM: stop accepting, drain, exit
@@ -281,7 +285,7 @@ def part_load(args: argparse.Namespace, folder: Path, redis: RedisServer, result
                     urls,
                     args.rate,
                     args.duration,
-                    "load",
+                    ["load", "free"],
                     tally,
                     alive,
                     events=[(half, kill), (half + 5, restart)],
@@ -477,7 +481,7 @@ def main() -> None:
         "--duration", type=float, default=130.0, help="load phase seconds (>= 60; >= 120 for accuracy)"
     )
     ap.add_argument("--rate", type=float, default=30.0, help="offered requests/s in the load phase")
-    ap.add_argument("--limit", type=int, default=1200, help="the API key's requests per minute (load phase)")
+    ap.add_argument("--limit", type=int, default=600, help="the limited key's requests/minute (load phase)")
     ap.add_argument("--connections", type=int, default=16, help="workers phase: concurrent connections")
     ap.add_argument("--seconds", type=float, default=8.0, help="workers phase: seconds per run")
     ap.add_argument("--repeats", type=int, default=3, help="workers phase: runs per N")

@@ -146,3 +146,15 @@ def test_pointsman_usage_reads_the_shared_spend(redis_server, ups, start_gateway
     assert table.exit_code == 0 and "globex" in table.output and "acme" not in table.output
     bad = CliRunner().invoke(app, ["usage", str(path), "--days", "0"])
     assert bad.exit_code == 2
+
+
+def test_pointsman_usage_errors(tmp_path) -> None:
+    base = {"backends": [{"name": "m", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]}
+    no_path = tmp_path / "embedded.yaml"
+    no_path.write_text(yaml.safe_dump(base))
+    result = CliRunner().invoke(app, ["usage", str(no_path)])
+    assert result.exit_code == 2 and "without a path" in result.output
+    down = tmp_path / "down.yaml"
+    down.write_text(yaml.safe_dump({**base, "state": {"kind": "redis", "url": "redis://127.0.0.1:9/0"}}))
+    result = CliRunner().invoke(app, ["usage", str(down)])
+    assert result.exit_code == 1 and "unreachable" in result.output
