@@ -52,6 +52,7 @@ def budgets(mode: str) -> Budgets:
     cfg = parse_config(
         f"""
 backends: [{{name: m, kind: openai, base_url: "http://127.0.0.1:9/v1", model: m}}]
+auth: {{enabled: true, keys: [{{id: k1, tenant: acme, sha256: "{"0" * 64}"}}]}}
 budgets: {{tenants: {{acme: {{usd: 1, period: day}}}}, on_outage: {mode}}}
 """
     )
