@@ -146,3 +146,37 @@ def test_pointsman_usage_reads_the_shared_spend(redis_server, ups, start_gateway
     assert table.exit_code == 0 and "globex" in table.output and "acme" not in table.output
     bad = CliRunner().invoke(app, ["usage", str(path), "--days", "0"])
     assert bad.exit_code == 2
+
+
+def test_pointsman_usage_errors(tmp_path) -> None:
+    base = {"backends": [{"name": "m", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]}
+    no_path = tmp_path / "embedded.yaml"
+    no_path.write_text(yaml.safe_dump(base))
+    result = CliRunner().invoke(app, ["usage", str(no_path)])
+    assert result.exit_code == 2 and "without a path" in result.output
+    down = tmp_path / "down.yaml"
+    down.write_text(yaml.safe_dump({**base, "state": {"kind": "redis", "url": "redis://127.0.0.1:9/0"}}))
+    result = CliRunner().invoke(app, ["usage", str(down)])
+    assert result.exit_code == 1 and "unreachable" in result.output
+
+
+def test_budgets_and_tenant_limits_name_keys_and_tenants_that_exist() -> None:
+    from pointsman.config.loader import ConfigError, parse_config
+
+    base = {"backends": [{"name": "m", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]}
+    with pytest.raises(ConfigError) as off:
+        parse_config(yaml.safe_dump({**base, "budgets": {"tenants": {"acme": {"usd": 1}}}}), source="t.yaml")
+    assert "budgets.tenants: applies to API keys: needs auth.enabled" in str(off.value)
+    auth = {"enabled": True, "keys": [{"id": "alice", "tenant": "acme", "sha256": hash_key("pm-a")}]}
+    typos = {
+        **base,
+        "auth": auth,
+        "budgets": {"keys": {"alcie": {"usd": 1}}, "tenants": {"acme": {"usd": 1}}},
+        "limits": {"tenants": {"acne": {"requests_per_minute": 5}}},
+    }
+    with pytest.raises(ConfigError) as bad:
+        parse_config(yaml.safe_dump(typos), source="t.yaml")
+    text = "\n".join(p.render("t.yaml") for p in bad.value.problems)
+    assert "budgets.keys.alcie: no auth.keys[] has the id 'alcie' (known: alice)" in text
+    assert "limits.tenants.acne: no auth.keys[] has the tenant 'acne' (known: acme)" in text
+    assert "budgets.tenants" not in text  # acme exists

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pointsman.config.gateway import GatewayConfig, ProfileConfig, RuleConfig
+from pointsman.config.limits import check_owners
 from pointsman.config.problems import ConfigError, Loc, Problem, Source, format_loc, line_of
 
 __all__ = ["ConfigError", "Problem", "format_loc", "load_config", "parse_config"]
@@ -183,6 +184,7 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
     for i, h in enumerate(hashes):
         if hashes.index(h) != i:
             out.append(Problem(("auth", "keys", i, "sha256"), "the same key is configured twice"))
+    out += check_owners(cfg)  # budgets and tenant limits name keys and tenants that exist
     return out
 
 
