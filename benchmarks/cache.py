@@ -119,14 +119,15 @@ def _topics(vectors: np.ndarray, tune_rows: np.ndarray) -> np.ndarray:
 
 
 def _compare(sim, ovl, lab, topics, tr, te, level: float) -> tuple[dict, dict]:
-    from pointsman.cache.tuning import evaluate, tune
+    from pointsman.cache.tuning import evaluate, tune, tune_categories
 
     glob = tune(sim[tr], lab[tr], precision=level)
     gp, gr, gh = evaluate(glob, sim[te], lab[te])
+    rules = tune_categories(sim[tr], lab[tr], ovl[tr], topics[tr].astype(str), precision=level)
     hits = right = 0
     for c in np.unique(topics):
-        m_tr, m_te = tr & (topics == c), te & (topics == c)
-        rule = tune(sim[m_tr], lab[m_tr], ovl[m_tr], precision=level)
+        rule = rules.get(str(c), rules["*"])
+        m_te = te & (topics == c)
         if rule.threshold is None:
             continue  # no rule shown to meet the target: exact matches only in this category
         served = (sim[m_te] >= rule.threshold) & (ovl[m_te] >= rule.min_overlap)

@@ -45,7 +45,7 @@ def tune_command(
     on the tuning pairs and on held-out ones."""
     from pointsman.cache.overlap import overlap
     from pointsman.cache.pairs import PairsError, load_pairs, load_qqp, load_sts
-    from pointsman.cache.tuning import evaluate, tune
+    from pointsman.cache.tuning import evaluate, tune_categories
     from pointsman.text import CachedEncoder, get_encoder
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -74,11 +74,13 @@ def tune_command(
         "recall",
     ):
         table.add_column(col, justify="left" if col == "category" else "right")
-    tuned = {}
+    cats_arr = np.array(cats)
+    tuned = tune_categories(
+        sim[tr], lab[tr], ovl[tr], cats_arr[tr], precision=precision, confidence=confidence
+    )
     for cat in ["*", *sorted(set(cats) - {"*"})]:
-        rows = np.ones(len(lab), bool) if cat == "*" else np.array([c == cat for c in cats])
-        t = tune(sim[rows & tr], lab[rows & tr], ovl[rows & tr], precision=precision, confidence=confidence)
-        tuned[cat] = t
+        rows = np.ones(len(lab), bool) if cat == "*" else cats_arr == cat
+        t = tuned.get(cat, tuned["*"])
         hp, hr, hits = evaluate(t, sim[rows & test], lab[rows & test], ovl[rows & test])
         n_test = int((rows & test).sum())
         table.add_row(
