@@ -12,6 +12,10 @@ cost model). Exits 1 when a built method is below its baseline:
   global kNN router (trained on RouteProfile's scored prompts minus the pairwise queries) predict held-out
   judgements at least as well as the global router (pairwise accuracy; tenants simulated by task family,
   half of the queries held out);
+- pheromone specialists (AMRO-S-style, learn/pheromone.py): cumulative regret over a simulated stream of
+  5,000 LLMRouter prompts (learn/simulate.py, the same stream and warm-start router as the bandits of
+  benchmarks/online_learning.py), with and without a drift (the best model's scores become the weakest's at
+  request 2,500), at most the static router's in both; Thompson sampling is shown beside it;
 - methods of the issue not built yet are listed as such (they are not a pass).
 New-model onboarding of the graph router against IRT's: `benchmarks/router_onboarding.py --router graph`
 and `--router irt` (minutes per held-out model; figures in docs/routers.md).
@@ -38,7 +42,7 @@ from pointsman.evaluate.runner import Protocol, Setup, run_evaluation
 
 QUALITY_ROUTERS = {"graph": "GraphRouter (ICLR 2025)", "dual": "RouterDC (NeurIPS 2024)"}
 HARD_TASKS = ["math", "gpqa", "agentverse-logicgrid", "human_eval"]
-METHODS = ("graph", "dual", "personal", "sessions")
+METHODS = ("graph", "dual", "personal", "sessions", "pheromone")
 # Simulated tenants: the task families of RouteProfile's pairwise judgements.
 TENANTS = {
     "reasoning": {"agentverse-logicgrid", "agentverse-mgsm", "gsm8k"},
@@ -46,7 +50,6 @@ TENANTS = {
     "build": {"mbpp", "human_eval", "commongen"},
 }
 NOT_BUILT = [
-    "pheromone specialists (AMRO-S)",
     "prompt-strategy routing (RoutingGen)",
     "multi-model aggregation (Router-R1 / FusionFactory / TCAR)",
 ]
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         misses += not personalised(Path(args.data).parent / "routeprofile", seed=args.seed, console=console)
     if "sessions" in wanted:
         misses += not session_budgets(data, seed=args.seed, console=console)
+    if "pheromone" in wanted:
+        misses += not pheromone(args.data, seed=args.seed, console=console)
     for method in NOT_BUILT:
         console.print(f"---- {method}: not built yet")
     console.print(f"{(time.perf_counter() - start) / 60:.1f} min")
@@ -108,6 +113,41 @@ def quality_routers(
             f"{'never' if ratio is None else f'{ratio:.3f}x'} its cost (baseline: <= 1x)"
         )
     return misses
+
+
+def pheromone(data: str, *, seed: int, console: Console, seeds: int = 5, steps: int = 5000) -> bool:
+    """The pheromone line; True when its regret is at most the static router's, with and without drift."""
+    from pointsman.config.gateway import BanditConfig
+    from pointsman.learn.simulate import Traffic, drifted, run_bandit, run_pheromone, run_static
+
+    lam = 200.0  # as benchmarks/online_learning.py
+    t = Traffic.load(data, warm=900, seed=seed)
+    means = np.nanmean(t.quality, axis=0)
+    best, weak = int(np.argmax(means)), int(np.argmin(means))
+    thompson = BanditConfig(half_life=1e12)
+    regret: dict[tuple[str, str], list[float]] = {}
+    for s in range(seed, seed + seeds):
+        rows = np.random.default_rng(s).permutation(t.n)[:steps]
+        for scenario in ("stationary", "drift"):
+            q = t.quality[rows] if scenario == "stationary" else drifted(t, rows, steps // 2, best, weak)
+            top = (q - lam * t.cost[rows]).max(axis=1).sum()
+            runs = {
+                "static": run_static(t, rows, lam, quality=q),
+                "thompson": run_bandit(t, rows, lam, thompson, seed=s, quality=q),
+                "pheromone": run_pheromone(t, rows, lam, seed=s, quality=q),
+            }
+            for name, run in runs.items():
+                regret.setdefault((scenario, name), []).append(float(top - run.rewards.sum()))
+    med = {k: float(np.median(v)) for k, v in regret.items()}
+    ok = all(med[(sc, "pheromone")] <= med[(sc, "static")] for sc in ("stationary", "drift"))
+    console.print(
+        f"{'OK  ' if ok else 'MISS'} pheromone AMRO-S-style: regret after {steps} requests (median of {seeds} "
+        f"orders), stationary {med[('stationary', 'pheromone')]:.0f} vs static "
+        f"{med[('stationary', 'static')]:.0f} (thompson {med[('stationary', 'thompson')]:.0f}); drift "
+        f"{med[('drift', 'pheromone')]:.0f} vs static {med[('drift', 'static')]:.0f} (thompson "
+        f"{med[('drift', 'thompson')]:.0f}) (baseline: <= static in both)"
+    )
+    return ok
 
 
 def personalised(folder: Path, *, seed: int, console: Console) -> bool:

@@ -103,12 +103,23 @@ def test_eval_with_unknown_scores_counts_them_and_never_scores_them_as_zero(gapp
 
 
 def test_eval_two_models_reports_apgr_and_cpt(subset_csv, tmp_path):
-    result = run("eval", "--data", str(subset_csv), "--cv", "3", "--routers", "knn", "--out", str(tmp_path),
-                 "--bootstrap", "0", "--models", "gemma-2-9b-it,llama-3.1-nemotron-51b-instruct")  # fmt: skip
+    result = run("eval", "--data", str(subset_csv), "--cv", "3", "--routers", "knn,best-single", "--out",
+                 str(tmp_path), "--bootstrap", "20",
+                 "--models", "gemma-2-9b-it,llama-3.1-nemotron-51b-instruct")  # fmt: skip
     assert result.exit_code == 0, result.output
-    r = json.loads((tmp_path / "report.json").read_text())["routers"]["knn"]
-    assert 0 <= r["cpt50"] <= r["cpt80"] <= 1 and r["apgr"] is not None
+    assert "APGR" in result.output
+    routers = json.loads((tmp_path / "report.json").read_text())["routers"]
+    r = routers["knn"]
+    for prefix in ("", "cost_aware_"):
+        assert 0 <= r[f"{prefix}cpt50"] <= r[f"{prefix}cpt80"] <= 1 and r[f"{prefix}apgr"] is not None
+        assert r["ci95"][f"{prefix}apgr"][0] <= r[f"{prefix}apgr"] <= r["ci95"][f"{prefix}apgr"][1]
     assert len(r["curve"]["strong_share"]) == len(r["curve"]["lambda"])
+    curve = r["threshold_curve"]
+    assert curve["strong_share"][0] == 0 and curve["strong_share"][-1] == 1
+    # a constant score moves every prompt at once: the straight line from all-weak to all-strong
+    assert routers["best-single"]["apgr"] == pytest.approx(0.5)
+    assert routers["best-single"]["threshold_curve"]["strong_share"] == [0, 1]
+    assert "cost-aware APGR" in (tmp_path / "report.md").read_text()
 
 
 def test_train_then_route(subset_csv, tmp_path):

@@ -113,9 +113,9 @@ def test_two_model_sweep_end_to_end():
     # [1, 5.5]: 0.75 x 4.5, [5.5, 10]: 1.0 x 4.5 over 9
     assert s.aiq == pytest.approx(0.875)
     # PGR (0, 0), (.25, 1), (.5, 2), (1, 1): 0.125 + 0.375 + 0.75
-    assert s.apgr == pytest.approx(1.25)
-    assert s.cpt50 == pytest.approx(0.125)
-    assert s.cpt80 == pytest.approx(0.2)
+    assert s.cost_aware_apgr == pytest.approx(1.25)
+    assert s.cost_aware_cpt50 == pytest.approx(0.125)
+    assert s.cost_aware_cpt80 == pytest.approx(0.2)
 
 
 def test_more_than_two_models_have_no_apgr():

@@ -97,7 +97,10 @@ def test_line_numbers_point_at_the_condition() -> None:
             "rules[0].profile: unknown profile 'nope' (known: general, strong, refusal)",
         ),
         ([{"name": "r", "divert": "nope"}], "rules[0].divert: unknown profile 'nope'"),
-        ([{"name": "r"}], "rules[0]: a rule needs something to do: profile, divert, block or redact"),
+        (
+            [{"name": "r"}],
+            "rules[0]: a rule needs something to do: profile, divert, block, redact or strategy",
+        ),
         (
             [rule(block="content_blocked")],
             "rules[0]: give one of profile, divert, block (got profile and block)",

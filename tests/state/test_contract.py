@@ -75,7 +75,7 @@ def test_retry_after_is_when_the_amount_fits() -> None:
     wait = window_retry_after(previous, current, 1, limit, t, window)
     # fits when 10 * w + 5 + 1 <= 10, w <= 0.4: w is 0.5 now and falls 1/60 per second: 6 s.
     assert wait == pytest.approx(6.0)
-    index, weight = window_buckets(t + wait, window)
+    _index, weight = window_buckets(t + wait, window)
     assert previous * weight + current + 1 == pytest.approx(limit)
     # The current bucket alone is full: not before the next bucket, then until its share has shrunk.
     assert window_retry_after(0.0, 10.0, 1, limit, 1_200_000.0, window) == pytest.approx(60 + 6)
@@ -100,3 +100,17 @@ async def test_embedded_state_survives_a_restart(tmp_path) -> None:
     assert await second.get("gone") is None
     assert await second.get("deleted") is None
     await second.close()
+
+
+async def test_window_take_all_is_all_or_none(store: SharedState) -> None:
+    t = 1_200_000.0
+    takes = [("tenant", 1, 3), ("key", 1, 2), ("tokens", 0, None)]
+    results = await asyncio.gather(*(store.window_take_all(takes, window=60, now=t + 1) for _ in range(5)))
+    assert [all(r.allowed for r in rs) for rs in results].count(True) == 2  # the key's limit of 2 binds
+    refused = next(rs for rs in results if not rs[0].allowed)
+    assert [r.allowed for r in refused] == [False, False, False]
+    assert refused[0].retry_after == 0.0 and refused[1].retry_after > 0  # only the key's take did not fit
+    # Nothing of a refused call was added: the tenant's window holds the 2 admitted requests only.
+    assert await store.window_total("tenant", window=60, now=t + 1) == 2
+    assert await store.window_total("key", window=60, now=t + 1) == 2
+    assert await store.window_take_all([], window=60, now=t) == []

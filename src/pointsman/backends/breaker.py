@@ -54,6 +54,18 @@ class CircuitBreaker:
         """A let-through request ended with no verdict (cancelled, or it never reached the backend)."""
         self.probing = False
 
+    def open_for(self, seconds: float) -> None:
+        """Open now, with `seconds` of cooldown left (another replica opened this backend's breaker)."""
+        self.state = OPEN
+        self.opened_at = self._clock() - self.cooldown + seconds
+        self.probing = False
+
+    def remaining(self) -> float:
+        """Seconds of cooldown left (0.0 unless open)."""
+        if self.state is not OPEN:
+            return 0.0
+        return max(0.0, self.cooldown - (self._clock() - self.opened_at))
+
     def view(self) -> str:
         """The state as a reader should see it: an open breaker whose cooldown is over is half-open."""
         if self.state is OPEN and self._clock() - self.opened_at >= self.cooldown:

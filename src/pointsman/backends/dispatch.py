@@ -376,6 +376,10 @@ class Dispatcher:
             log.warning("closing with %d calls still in flight after %g s", self._active, timeout)
         await asyncio.gather(*(m.backend.close() for m in self._members.values()), return_exceptions=True)
 
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        """Each backend's circuit breaker (shared between replicas by gateway/breakers.py)."""
+        return {name: m.breaker for name, m in self._members.items()}
+
     def states(self) -> dict[str, BackendState]:
         now = _now()
         return {

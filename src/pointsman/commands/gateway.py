@@ -55,13 +55,16 @@ def serve(
     config: Path = CONFIG_OPTION,
     host: str = typer.Option(None, help="Override server.host."),
     port: int = typer.Option(None, help="Override server.port."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Gateway processes on the one port (share limits through state: redis)."
+    ),
 ) -> None:
     """Start the gateway (OpenAI-compatible API) on FILE; Ctrl-C / SIGTERM drains and stops it."""
     from pointsman.gateway.server import serve as run
 
     path = _config_path(file, config)
     _load(path, policy=True, machine=True)[1].close()  # config problems: exit 2 before any server starts
-    run(path, host=host, port=port)
+    run(path, host=host, port=port, workers=workers)
 
 
 def check(

@@ -283,7 +283,7 @@ def _summary_table(report) -> Table:
         f"{best.quality:.3f}, oracle {ds.oracle_quality:.3f}"
     )
     columns = ["router", "max quality", "gap closed", "cost ratio @ best single", "AIQ"]
-    for col in columns + (["APGR", "CPT(50%)", "CPT(80%)"] if two else []):
+    for col in columns + (["APGR", "CPT(50%)", "CPT(80%)", "cost-aware APGR"] if two else []):
         table.add_column(col, justify="left" if col == "router" else "right")
     for label, r in report.routers.items():
         s = r.scores
@@ -297,7 +297,7 @@ def _summary_table(report) -> Table:
             _num(s.aiq),
         ]
         if two:
-            cells += [_num(s.apgr), _num(s.cpt50), _num(s.cpt80)]
+            cells += [_num(s.apgr), _num(s.cpt50), _num(s.cpt80), _num(s.cost_aware_apgr)]
         table.add_row(*cells)
     return table
 

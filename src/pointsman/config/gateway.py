@@ -25,6 +25,7 @@ from pydantic import (
 from pointsman.config.affinity import AffinityConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.cache import CacheConfig
+from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
 from pointsman.policy.objective import Objective
@@ -106,6 +107,23 @@ class BanditConfig(_Strict):
     seed: int = Field(0, description="of the embedding projection: the same on every replica")
 
 
+class PheromoneConfig(_Strict):
+    """Per-task pheromone trails over the candidates (pointsman.learn.pheromone), re-weighting the router."""
+
+    alpha: PositiveFloat = Field(4.0, description="weight of the trail in the choice")
+    beta: PositiveFloat = Field(40.0, description="weight of the router's value, per unit of quality")
+    rho: float = Field(0.05, gt=0, le=1, description="evaporation of the chosen model's trail per answer")
+    gate: float = Field(0.5, ge=0, le=1, description="an answer scored at least this lays pheromone")
+    start: float = Field(0.5, gt=0, le=1, description="every trail's initial strength")
+    floor: float = Field(0.05, gt=0, le=1, description="a trail never fades below this")
+    exploration_budget: float = Field(0.05, ge=0, le=1, description="most probability off the greedy model")
+    task_bits: int = Field(
+        4, ge=0, le=12, description="tasks = 2^bits buckets of the request embedding (random hyperplanes)"
+    )
+    update_interval: PositiveFloat = Field(1.0, description="seconds between applying queued feedback")
+    seed: int = Field(0, description="of the hyperplanes: the same on every replica")
+
+
 class SelectorConfig(_Strict):
     """How a profile ranks its candidates: a trained router file, a router trained on first use (`train`),
     or a static order (default: the candidates' order). `bandit` (with `router` or `train` as its prior)
@@ -119,15 +137,25 @@ class SelectorConfig(_Strict):
     bandit: BanditConfig | None = Field(
         None, description="learn from feedback (contextual bandit) with the router as prior"
     )
+    pheromone: PheromoneConfig | None = Field(
+        None, description="learn from feedback (per-task pheromone trails) over the router's values"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
-        if self.bandit is not None and not self.learned:
-            raise ValueError("'bandit' needs a prior: give 'router' or 'train' beside it")
+        online = [k for k in ("bandit", "pheromone") if getattr(self, k) is not None]
+        if len(online) > 1:
+            raise ValueError("give one of 'bandit', 'pheromone'")
+        if online and not self.learned:
+            raise ValueError(f"'{online[0]}' needs a prior: give 'router' or 'train' beside it")
         return self
+
+    @property
+    def online(self) -> BanditConfig | PheromoneConfig | None:
+        return self.bandit or self.pheromone
 
     @property
     def learned(self) -> bool:
@@ -165,13 +193,17 @@ class ProfileConfig(_Strict):
 
     @model_validator(mode="after")
     def _bandit_fits(self) -> ProfileConfig:
-        if self.selector.bandit is not None:
+        if self.selector.online is not None:
+            kind = "bandit" if self.selector.bandit is not None else "pheromone"
             if self.exploration:
                 raise ValueError(
-                    "a bandit explores itself: set selector.bandit.exploration_budget, not exploration"
+                    f"a {kind} selector explores itself: set selector.{kind}.exploration_budget, "
+                    "not exploration"
                 )
             if self.objective.within is not None:
-                raise ValueError("a bandit needs a lambda objective (quality - lambda x cost), not 'within'")
+                raise ValueError(
+                    f"a {kind} selector needs a lambda objective (quality - lambda x cost), not 'within'"
+                )
         return self
 
     @field_validator("name")
@@ -222,6 +254,23 @@ class RedactConfig(_Strict):
     )
 
 
+class StrategyConfig(_Strict):
+    """Rewrite how the request asks (pointsman.policy.strategy): direct, few_shot or cot."""
+
+    kind: Literal["direct", "few_shot", "cot"]
+    examples: str | None = Field(
+        None, description="few_shot: a JSONL file of {prompt, answer} lines (path relative to the config)"
+    )
+    k: PositiveInt = Field(3, le=32, description="few_shot: how many examples")
+    instruction: str | None = Field(None, description="replaces the built-in system instruction")
+
+    @model_validator(mode="after")
+    def _examples(self) -> StrategyConfig:
+        if (self.kind == "few_shot") != (self.examples is not None):
+            raise ValueError("'examples' (a JSONL file of {prompt, answer} lines) goes with kind few_shot")
+        return self
+
+
 class RuleConfig(_Strict):
     """A named decision: when `when` holds, route (`profile`), `divert`, `block`, and/or `redact`.
 
@@ -246,6 +295,9 @@ class RuleConfig(_Strict):
     divert: str | None = Field(None, description="send the request to this profile whatever it asked for")
     block: BlockConfig | None = None
     redact: RedactConfig | None = None
+    strategy: StrategyConfig | None = Field(
+        None, description="rewrite the prompt: direct, few_shot or cot (shorthand: the kind)"
+    )
     on_signal_error: Literal["match", "skip"] | None = Field(
         None,
         description="when a signal the condition reads failed: 'match' (fail closed; default for block and "
@@ -253,14 +305,16 @@ class RuleConfig(_Strict):
     )
     description: str = ""
 
-    @field_validator("block", "redact", mode="before")
+    @field_validator("block", "redact", "strategy", mode="before")
     @classmethod
     def _shorthand(cls, v: Any, info: ValidationInfo) -> Any:
-        # `block: out_of_domain` (a code), `block: true`, `redact: true`
-        if v is True:
+        # `block: out_of_domain` (a code), `block: true`, `redact: true`, `strategy: cot`
+        if v is True and info.field_name != "strategy":
             return {}
         if isinstance(v, str) and info.field_name == "block":
             return {"code": v}
+        if isinstance(v, str) and info.field_name == "strategy":
+            return {"kind": v}
         return v
 
     @model_validator(mode="after")
@@ -268,8 +322,10 @@ class RuleConfig(_Strict):
         targets = [k for k in ("profile", "divert", "block") if getattr(self, k) is not None]
         if len(targets) > 1:
             raise ValueError(f"give one of profile, divert, block (got {' and '.join(targets)})")
-        if not targets and self.redact is None:
-            raise ValueError("a rule needs something to do: profile, divert, block or redact")
+        if not targets and self.redact is None and self.strategy is None:
+            raise ValueError("a rule needs something to do: profile, divert, block, redact or strategy")
+        if self.block is not None and self.strategy is not None:
+            raise ValueError("a blocking rule sends nothing: 'strategy' needs a rule that routes")
         if self.objective is not None and self.profile is None and self.divert is None:
             raise ValueError("'objective' overrides a profile's: give 'profile' or 'divert' too")
         return self
@@ -315,8 +371,10 @@ class ApiKeyConfig(_Strict):
     sha256: str = Field(description="hex SHA-256 of the key (`pointsman config new-key` makes one)")
     tenant: str = Field(min_length=1)
     requests_per_minute: PositiveInt | None = Field(None, description="overrides limits.requests_per_minute")
+    tokens_per_minute: PositiveInt | None = Field(None, description="overrides limits.tokens_per_minute")
     admin: bool = Field(
-        False, description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)"
+        False,
+        description="an operator key: /metrics, /ready, the console (/dashboard, /admin/api: every tenant)",
     )
 
     @field_validator("sha256")
@@ -357,6 +415,11 @@ class LimitsConfig(_Strict):
     requests_per_minute: PositiveInt | None = Field(
         None, description="per API key (per client address when auth is off); absent: no limit"
     )
+    tokens_per_minute: PositiveInt | None = Field(
+        None, description="per API key, tokens of answered requests"
+    )
+    tenants: dict[str, TenantLimitConfig] = Field(default_factory=dict, description="limits per tenant")
+    on_outage: OnOutage = Field("local", description="the state is unreachable: local | open | closed")
 
 
 class StoreConfig(_Strict):
@@ -379,11 +442,21 @@ class StateConfig(_Strict):
     """What replicas share (rate limits, spend, breakers, bandit statistics, cache entries): `embedded` keeps
     it in this process, persisted to `path` when given (survives a restart; not shared between processes)."""
 
-    kind: Literal["embedded"] = "embedded"
+    kind: Literal["embedded", "redis"] = "embedded"
     path: str | None = Field(
         None, description="embedded: an SQLite file the state is persisted to (relative to the config)"
     )
     flush_interval: PositiveFloat = Field(1.0, description="embedded: seconds between writes to `path`")
+    url: str | None = Field(None, description="redis: e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS)")
+    url_env: str | None = Field(None, description="redis: environment variable holding the URL (a secret)")
+    prefix: str = Field("pointsman:", description="redis: prefix of every key (several gateways, one Redis)")
+    timeout: PositiveFloat = Field(0.25, description="redis: seconds one operation may take before it fails")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StateConfig:
+        if self.kind == "redis" and not (self.url or self.url_env):
+            raise ValueError("state.kind 'redis' needs state.url (or state.url_env)")
+        return self
 
 
 class FeedbackConfig(_Strict):
@@ -423,6 +496,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)

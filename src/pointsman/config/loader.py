@@ -234,6 +234,9 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
     if cfg.store.kind == "sqlite":
         cfg.store.path = rel(cfg.store.path) or cfg.store.path
     cfg.state.path = rel(cfg.state.path)
+    for r in cfg.rules:
+        if r.strategy is not None:
+            r.strategy.examples = rel(r.strategy.examples)
     cfg.cache.path = rel(cfg.cache.path) or cfg.cache.path
     cfg.cache.thresholds = rel(cfg.cache.thresholds)
     for b in cfg.backends:

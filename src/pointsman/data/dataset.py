@@ -65,16 +65,24 @@ class RoutingDataset:
     # Optional per-call token counts (n, m), when the source recorded them.
     input_tokens: np.ndarray | None = None
     output_tokens: np.ndarray | None = None
+    # Optional (n, m) object array of each call's answer text (None where not recorded), and (n, m) mean
+    # token log-probabilities (NaN where unknown): what answer-aware policies (cascades) read.
+    responses: np.ndarray | None = None
+    logprobs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for label in ("quality", "cost", "latency", "input_tokens", "output_tokens"):
             arr = getattr(self, label)
             if arr is not None and not isinstance(arr, np.ndarray):  # accept nested lists
                 setattr(self, label, np.asarray(arr, dtype=np.float64))
+        if self.responses is not None:
+            self.responses = _object_array(self.responses)
+        if self.logprobs is not None:
+            self.logprobs = np.asarray(self.logprobs, dtype=np.float64)
         n, m = len(self.prompts), len(self.models)
         if len(self.prompt_ids) != n or len(self.tasks) != n:
             raise ValueError("prompt_ids, prompts and tasks must have the same length")
-        for label in ("quality", "cost", "latency", "input_tokens", "output_tokens"):
+        for label in ("quality", "cost", "latency", "input_tokens", "output_tokens", "responses", "logprobs"):
             arr = getattr(self, label)
             if arr is not None and np.shape(arr) != (n, m):
                 raise ValueError(f"{label} has shape {np.shape(arr)}, expected ({n}, {m})")
@@ -120,6 +128,8 @@ class RoutingDataset:
             latency=take(self.latency),
             input_tokens=take(self.input_tokens),
             output_tokens=take(self.output_tokens),
+            responses=take(self.responses),
+            logprobs=take(self.logprobs),
             info=dict(self.info),
         )
 
@@ -138,5 +148,18 @@ class RoutingDataset:
             latency=take(self.latency),
             input_tokens=take(self.input_tokens),
             output_tokens=take(self.output_tokens),
+            responses=take(self.responses),
+            logprobs=take(self.logprobs),
             info=dict(self.info),
         )
+
+
+def _object_array(rows: object) -> np.ndarray:
+    """Nested lists of str/None as a 2-D object array (np.asarray would make a string array)."""
+    if isinstance(rows, np.ndarray) and rows.dtype == object:
+        return rows
+    rows = [list(r) for r in rows]  # type: ignore[attr-defined]
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=object)
+    for i, row in enumerate(rows):
+        out[i, :] = row
+    return out

@@ -1,7 +1,8 @@
 """The generic long table: one row per (prompt, model) call.
 
 Columns: prompt_id, prompt, model, score, and optionally cost (USD per call), latency (s), task,
-input_price / output_price (USD per 1M tokens). CSV, JSONL or Parquet (pyarrow).
+input_price / output_price (USD per 1M tokens), response (the call's answer text) and logprob (its mean
+token log-probability). CSV, JSONL or Parquet (pyarrow).
 
 A (prompt, model) pair without a row is NaN (unknown), never dropped. Cost comes from the `cost` column
 when there is one; otherwise from prices (a prices file or the price columns) with modelled tokens (see
@@ -29,7 +30,7 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
     path = Path(path)
     table = read_table(path)
     table.require(*REQUIRED)
-    has = {c: c in table.columns for c in ("cost", "latency", "task", *PRICE_FIELDS)}
+    has = {c: c in table.columns for c in ("cost", "latency", "task", "response", "logprob", *PRICE_FIELDS)}
 
     prompt_row: dict[str, int] = {}
     prompts: list[str] = []
@@ -39,6 +40,7 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
     cells: dict[tuple[int, int], tuple[float, ...]] = {}  # -> (score, cost, latency)
     seen_at: dict[tuple[int, int], str] = {}
     column_prices: dict[str, tuple[float, float, str]] = {}
+    answers: dict[tuple[int, int], tuple[str | None, float]] = {}  # -> (response, logprob)
 
     for where, row in table.rows:
         pid, prompt, model = (_text(row.get(c), path, where, c) for c in ("prompt_id", "prompt", "model"))
@@ -71,6 +73,13 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
         )
         if has["input_price"] or has["output_price"]:
             _column_price(column_prices, model, row, path, where)
+        if has["response"] or has["logprob"]:
+            lp = parse_number(row.get("logprob"), path, f"{where}, column logprob", "logprob")
+            if lp > 0:
+                raise DataFormatError(
+                    path, f"{where}, column logprob", f"a log-probability is <= 0, got {lp}"
+                )
+            answers[i, j] = (optional_text(row.get("response")), lp)
 
     names = list(models)
     n, m = len(prompts), len(names)
@@ -90,9 +99,11 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
         "source": [str(path)],
         "missing_scores": int(np.isnan(quality).sum()),
     }
+    responses, logprobs = _answers(answers, n, m, has)
     ds = RoutingDataset(
         prompt_ids=list(prompt_row), prompts=prompts, tasks=tasks, models=priced, quality=quality,
         cost=cost, latency=latency if has["latency"] else None, name=path.stem, info=info,
+        responses=responses, logprobs=logprobs,
     )  # fmt: skip
     if has["cost"]:
         info["cost_model"] = "real: the table's cost column"
@@ -103,6 +114,20 @@ def load_long_table(path: str | Path, prices: str | Path | Mapping[str, Any] | N
     else:
         info["cost_model"] = "unknown: no cost column and no prices"
     return ds
+
+
+def _answers(
+    cells: dict[tuple[int, int], tuple[str | None, float]], n: int, m: int, has: dict[str, bool]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The optional response and logprob columns as (n, m) arrays (None: the table has no such column)."""
+    responses = np.full((n, m), None, dtype=object) if has["response"] else None
+    logprobs = np.full((n, m), np.nan) if has["logprob"] else None
+    for (i, j), (text, lp) in cells.items():
+        if responses is not None:
+            responses[i, j] = text
+        if logprobs is not None:
+            logprobs[i, j] = lp
+    return responses, logprobs
 
 
 def _text(value: Any, path: Path, where: str, column: str) -> str:

@@ -4,7 +4,8 @@
 prompt_tokens, completion_tokens, success, task_performance}}}. Quality = task_performance; cost = the
 real prompt/completion tokens x the prices in `candidate_models.json` (looked up beside the file). A call
 with success=false is no observation of quality: NaN (and its cost still counts, it was paid for).
-`load_recorded_responses` reads the responses themselves, for the gateway's replay backend.
+The responses themselves are in `RoutingDataset.responses` (for cascades) and, keyed by prompt text,
+from `load_recorded_responses` (for the gateway's replay backend).
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def load_routeprofile(path: str | Path) -> RoutingDataset:
     n, m = len(rows), len(names)
     quality = np.full((n, m), np.nan)
     tin, tout = np.full((n, m), np.nan), np.full((n, m), np.nan)
+    responses = np.full((n, m), None, dtype=object)
     for r, (_, _, calls) in enumerate(rows):
         for j, name in enumerate(names):
             if name in calls:
                 c = calls[name]
                 quality[r, j], tin[r, j], tout[r, j] = c.quality, c.prompt_tokens, c.completion_tokens
+                responses[r, j] = c.response
     for j, name in enumerate(names):
         if np.isnan(quality[:, j]).all():
             raise DataFormatError(file, f"model {name!r}", "has no scores at all")
@@ -113,6 +116,7 @@ def load_routeprofile(path: str | Path) -> RoutingDataset:
         },
         input_tokens=tin,
         output_tokens=tout,
+        responses=responses,
     )
 
 

@@ -9,11 +9,12 @@ intervals describe the sampling of evaluation prompts, not the randomness of tra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from pointsman.evaluate.curve import References, Scores, Sweep
+from pointsman.evaluate.threshold import ThresholdSweep, routellm_scores
 from pointsman.evaluate.truth import Truth
 
 Interval = tuple[float | None, float | None]
@@ -37,14 +38,25 @@ class Resamples:
         return cls(counts, References.weighted(truth, counts, strong))
 
 
-def intervals(sweep: Sweep, resamples: Resamples) -> dict[str, Interval]:
+# Resamples per batch of threshold curves: bounds the (batch, n) cumulative sums' memory.
+_BATCH = 64
+
+
+def intervals(
+    sweep: Sweep, resamples: Resamples, threshold: tuple[ThresholdSweep, np.ndarray] | None = None
+) -> dict[str, Interval]:
     """Metric name -> (2.5%, 97.5%) percentile. A cost ratio never reached in a resample counts as +inf, so
     a bound of None means "not reached"; metrics undefined here (APGR on more than two models) are
-    left out."""
+    left out. `threshold`: two-model data's threshold sweep and the rows it covers (RouteLLM's metrics)."""
     curves = sweep.weighted_curves(resamples.counts, resamples.references[0].strong)
     values: dict[str, list[float]] = {f.name: [] for f in fields(Scores)}
-    for curve, refs in zip(curves, resamples.references):
+    for b, (curve, refs) in enumerate(zip(curves, resamples.references)):
         scores = curve.score(refs)
+        if threshold is not None:
+            if b % _BATCH == 0:
+                ts, rows = threshold
+                batch = ts.curves(resamples.counts[b : b + _BATCH, rows])
+            scores = replace(scores, **routellm_scores(batch[b % _BATCH]))
         for name in values:
             value = getattr(scores, name)
             values[name].append(

@@ -68,6 +68,8 @@ class Predictions:
     cost: np.ndarray
     fit_seconds: float
     predict_seconds: float
+    # Which split predicted each row (its router was fitted on that split's train side).
+    folds: np.ndarray | None = None
 
 
 def evaluation_rows(splits: Sequence[Split]) -> np.ndarray:
@@ -98,7 +100,9 @@ def predict_held_out(
     quality = np.full((dataset.n_prompts, m), np.nan)
     cost = np.full((dataset.n_prompts, m), np.nan)
     fit_s = predict_s = 0.0
+    fold = np.full(dataset.n_prompts, -1, dtype=np.int64)
     for k, (train, test) in enumerate(splits):
+        fold[test] = k
         router = spec.make()
         t0 = time.perf_counter()
         router.fit(dataset.subset(train))
@@ -113,7 +117,7 @@ def predict_held_out(
         predict_s += time.perf_counter() - t1
         if on_fold is not None:
             on_fold(k)
-    return Predictions(rows, quality[rows], cost[rows], fit_s, predict_s)
+    return Predictions(rows, quality[rows], cost[rows], fit_s, predict_s, fold[rows])
 
 
 def _columns(spec: RouterSpec, router: Router, dataset: RoutingDataset) -> np.ndarray:

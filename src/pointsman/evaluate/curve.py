@@ -69,7 +69,13 @@ class References:
 
 @dataclass(frozen=True)
 class Scores:
-    """One curve's metrics (None: undefined here, e.g. APGR on more than two models, or never reached)."""
+    """One router's metrics (None: undefined here, e.g. APGR on more than two models, or never reached).
+
+    Two-model data: `apgr`, `cpt50`, `cpt80` are RouteLLM's, from the threshold sweep on the router's own
+    strong-vs-weak score (`threshold.py`), independent of cost; the `cost_aware_` ones are the same
+    measures along this curve's lambda sweep of quality - lambda x cost (prompts ordered by predicted gain
+    per predicted extra cost), which are not comparable with published APGR figures.
+    """
 
     max_quality: float
     oracle_gap_closed: float | None
@@ -78,6 +84,9 @@ class Scores:
     apgr: float | None = None
     cpt50: float | None = None
     cpt80: float | None = None
+    cost_aware_apgr: float | None = None
+    cost_aware_cpt50: float | None = None
+    cost_aware_cpt80: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,9 @@ class Curve:
         args = (self.strong_share, self.quality, refs.weak_quality, refs.strong_quality)
         return replace(
             scores,
-            apgr=metrics.apgr(*args),
-            cpt50=metrics.cpt(*args, 0.5),
-            cpt80=metrics.cpt(*args, 0.8),
+            cost_aware_apgr=metrics.apgr(*args),
+            cost_aware_cpt50=metrics.cpt(*args, 0.5),
+            cost_aware_cpt80=metrics.cpt(*args, 0.8),
         )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from pointsman.evaluate.bootstrap import Interval
 from pointsman.evaluate.curve import Curve, Scores
+from pointsman.evaluate.threshold import ThresholdCurve
 from pointsman.policy.calibration import Achieved
 from pointsman.policy.objective import Objective
 
@@ -103,6 +104,7 @@ class RouterResult:
     predict_seconds: float
     calibration: list[CalibrationResult] = field(default_factory=list)
     unknown_choices_redirected: float | None = None  # share of choices moved off unknown scores
+    threshold_curve: ThresholdCurve | None = None  # two-model data: RouteLLM's threshold sweep
 
     def to_dict(self) -> dict[str, Any]:
         scores = {k: v for k, v in dataclasses.asdict(self.scores).items() if v is not None or k in _ALWAYS}
@@ -125,6 +127,12 @@ class RouterResult:
         }
         if self.curve.strong_share is not None:
             out["curve"]["strong_share"] = self.curve.strong_share.tolist()
+        if self.threshold_curve is not None:
+            thin = self.threshold_curve.thinned()
+            out["threshold_curve"] = {
+                "strong_share": thin.strong_share.tolist(),
+                "quality": thin.quality.tolist(),
+            }
         return out
 
 
@@ -167,9 +175,9 @@ class Report:
             f"- default router: {self.default_router or 'none'}",
             "",
             "| router | max quality | oracle gap closed | cost ratio at best-single quality | AIQ |"
-            + (" APGR | CPT(50%) | CPT(80%) |" if two else "")
+            + (" APGR | CPT(50%) | CPT(80%) | cost-aware APGR |" if two else "")
             + " fit+predict s |",
-            "|---|---|---|---|---|" + ("---|---|---|" if two else "") + "---|",
+            "|---|---|---|---|---|" + ("---|---|---|---|" if two else "") + "---|",
         ]
         for label, r in self.routers.items():
             mark = " (default)" if r.name == self.default_router else ""
@@ -181,7 +189,7 @@ class Report:
                 _cell(r, "aiq"),
             ]
             if two:
-                cells += [_cell(r, "apgr"), _cell(r, "cpt50"), _cell(r, "cpt80")]
+                cells += [_cell(r, n) for n in ("apgr", "cpt50", "cpt80", "cost_aware_apgr")]
             cells.append(f"{r.fit_seconds + r.predict_seconds:.1f}")
             lines.append("| " + " | ".join(cells) + " |")
         lines += [
@@ -189,6 +197,13 @@ class Report:
             "Cost ratio: the least cost per request at which the router's quality-cost hull reaches the best "
             "single model's quality, over that model's cost; `never` when it does not. See docs/lab.md.",
         ]
+        if two:
+            lines += [
+                "",
+                "APGR, CPT: RouteLLM's, from a threshold on the router's own predicted strong-minus-weak "
+                "gain (share of strong calls on the x-axis, cost ignored). Cost-aware APGR: the same area "
+                "along the quality - lambda x cost sweep, which orders prompts by gain per extra cost.",
+            ]
         lines += _calibration_markdown(self)
         return "\n".join(lines) + "\n"
 

@@ -20,6 +20,7 @@ from pointsman.evaluate.crossval import (
 )
 from pointsman.evaluate.curve import References, Sweep, oracle_sweep
 from pointsman.evaluate.report import CalibrationResult, DatasetSummary, ModelSummary, Report, RouterResult
+from pointsman.evaluate.threshold import routellm_scores, two_model_sweep
 from pointsman.evaluate.truth import Truth
 from pointsman.policy.calibration import achieved, calibrate
 from pointsman.policy.objective import Objective, sweep_lambda
@@ -120,13 +121,19 @@ def _score(
     refs = References.of(truth)
     sweep = Sweep.run(preds.quality, preds.cost, truth)
     curve = sweep.curve(refs.strong)
+    scores, threshold, threshold_curve = curve.score(refs), None, None
+    if refs.strong is not None:  # two models: RouteLLM's threshold sweep on the router's own score
+        threshold = two_model_sweep(preds.quality, truth.quality, truth.known, refs.strong, preds.folds)
+        threshold_curve = threshold[0].curve()
+        scores = replace(scores, **routellm_scores(threshold_curve))
     return RouterResult(
         label=spec.label,
         name=spec.name,
         params=dict(spec.params),
-        scores=curve.score(refs),
-        ci95=intervals(sweep, resamples) if resamples is not None else {},
+        scores=scores,
+        ci95=intervals(sweep, resamples, threshold) if resamples is not None else {},
         curve=curve,
+        threshold_curve=threshold_curve,
         fit_seconds=preds.fit_seconds,
         predict_seconds=preds.predict_seconds,
         calibration=_calibrations(preds, truth, setup),

@@ -66,7 +66,7 @@ class ChatEndpoint:
         _trace(ex, headers)
         try:
             client = scope.get("client")
-            gw.admit(
+            await gw.admit(
                 ex,
                 headers.get(b"authorization", b"").decode("latin-1") or None,
                 client[0] if client else None,
@@ -155,7 +155,7 @@ class ChatEndpoint:
         ex.usage = response.get("usage")
         if red is not None and red.restore and outcome.model in red.backends:
             restore_response(response, red.redaction)
-        if gw.log.log_content:
+        if gw.log.log_content or not ex.usage:  # no usage: the spend is estimated from the answer
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
         headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]

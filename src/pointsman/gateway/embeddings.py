@@ -47,7 +47,7 @@ class EmbeddingsEndpoint:
         }
         try:
             client = scope.get("client")
-            gw.admit(
+            await gw.admit(
                 ex,
                 headers.get(b"authorization", b"").decode("latin-1") or None,
                 client[0] if client else None,

@@ -38,19 +38,24 @@ def uvicorn_config(app: Any, config: GatewayConfig, **overrides: Any) -> uvicorn
     return uvicorn.Config(app, **options)
 
 
-def serve(path: str | Path, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the gateway on the config file at `path` until SIGINT/SIGTERM, on `server.engine`."""
+def serve(path: str | Path, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """Run the gateway on the config file at `path` until SIGINT/SIGTERM, on `server.engine`, in `workers`
+    processes (gateway/workers.py)."""
     config = load_config(path)
     host = host if host is not None else config.server.host
     port = port if port is not None else config.server.port
     if config.server.engine == "granian":
-        _serve_granian(Path(path), config, host, port)
+        _serve_granian(Path(path), config, host, port, workers)
+    elif workers > 1:
+        from pointsman.gateway.workers import serve_workers
+
+        serve_workers(Path(path), config, host, port, workers)
     else:
         gateway = Gateway(config)
         uvicorn.Server(uvicorn_config(create_app(gateway), config, host=host, port=port)).run()
 
 
-def _serve_granian(path: Path, config: GatewayConfig, host: str, port: int) -> None:
+def _serve_granian(path: Path, config: GatewayConfig, host: str, port: int, workers: int = 1) -> None:
     """Granian (a Rust HTTP server) with one single-threaded worker on uvloop; the worker builds the gateway
     from the config file (`app_from_env`). Measured here (benchmarks/gateway_overhead.py --engine): about
     0.15 ms more at p50 than uvicorn and fewer requests/s; each await of the server's receive/send crosses
@@ -66,7 +71,7 @@ def _serve_granian(path: Path, config: GatewayConfig, host: str, port: int) -> N
         address=host,
         port=port,
         interface="asgi",
-        workers=1,
+        workers=workers,
         runtime_mode="st",
         loop="uvloop",
         log_access=config.server.access_log,

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pointsman.backends.base import BackendError
@@ -27,6 +27,7 @@ from pointsman.gateway.failures import safe_message
 from pointsman.gateway.feedback import ImplicitFeedback
 from pointsman.gateway.metrics import Metrics
 from pointsman.gateway.request import ChatRequest
+from pointsman.gateway.shared import SharedControls
 from pointsman.guard import Redacted, mask_values
 from pointsman.learn.monitor import DriftMonitor
 from pointsman.policy.build import Policy, build_policy
@@ -70,6 +71,7 @@ class Exchange:
     client_request_id: str | None = None  # the client's x-request-id: echoed as x-client-request-id
     traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
+    budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
     cache: Any = None  # pointsman.gateway.caching.CacheTicket, when the cache is on
 
     @property
@@ -167,6 +169,7 @@ class Gateway:
         self.log = decision_log if decision_log is not None else open_log(config.store)
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
+        self.shared = SharedControls(config, self.state, self.metrics.registry, self.dispatcher)
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
@@ -180,7 +183,7 @@ class Gateway:
 
     async def start(self) -> None:
         self.log.start()
-        await self.state.start()
+        await self.shared.start()  # the state, and what is built on it
         if self.cache is not None:
             await self.cache.start()
         await self.dispatcher.start()
@@ -207,17 +210,16 @@ class Gateway:
             self.log.close()
             if self.cache is not None:
                 await self.cache.close()
-            await self.state.close()
+            await self.shared.close()
             if self.tracing is not None:
                 self.tracing.close()
 
     # -- the request path ------------------------------------------------------------------------------
 
-    def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
+    async def admit(self, ex: Exchange, authorization: str | None, client: str | None) -> None:
         # Known before the rate limit: a limited request is logged with its tenant and key.
         ex.principal = principal = self.gatekeeper.authenticate(authorization, client)
-        if principal.rpm is not None:
-            self.gatekeeper.limit(principal)
+        ex.budget_remaining = await self.shared.admit(principal)  # limits and budgets, shared by replicas
 
     async def route(self, ex: Exchange) -> None:
         """Decide, guard and select: fills ex.view, ex.decision, ex.selection, ex.redacted. A block, or a bad
@@ -225,7 +227,7 @@ class Gateway:
         req = ex.request
         assert req is not None and ex.principal is not None
         try:
-            caller = Caller(ex.principal.tenant, ex.principal.key_id, ex.headers_in)
+            caller = Caller(ex.principal.tenant, ex.principal.key_id, ex.headers_in, ex.budget_remaining)
             ex.view = view = RequestView(req.body, caller)
         except RequestError as exc:
             param = str(exc).partition(":")[0]
@@ -250,6 +252,8 @@ class Gateway:
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
         if self.affinity is not None:
             self.affinity.apply(ex)
+        if decision.strategy is not None:  # signals read the client's prompt; the backend gets the rewrite
+            ex.request = req = replace(req, body=decision.strategy.apply(req.body))
         if decision.redact is not None:
             ex.redacted = decision.redact.apply(req.body, self.untrusted, ex.selection.ranking)
 
@@ -295,6 +299,7 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
+            self.shared.finished(ex, prompt_t, completion_t, cost)  # spend, budgets, tokens per minute
             self.metrics.attempts(ex.attempts, ex.served)
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)

@@ -1,4 +1,6 @@
-"""`BanditSelector`: a route profile's router with a contextual bandit on top, learning from feedback.
+"""Learning selectors: `OnlineSelector` (what they share: prior router, feedback queue, background updater,
+shared state) and `BanditSelector`, a route profile's router with a contextual bandit on top.
+(`learn.pheromone.PheromoneSelector` is the other one.)
 
 On the request path (`rank`): the router predicts quality and cost (in a worker thread, as RouterSelector
 does), the bandit picks from its current posterior, and the decision carries the propensity of the pick and
@@ -42,35 +44,27 @@ EMBEDDING_DIM = 384
 MAX_QUEUE = 100_000
 
 
-class BanditSelector:
+class OnlineSelector:
+    """What every learning selector shares: the prior router (resolved on first use), a queue of feedback
+    applied by a background task every `config.update_interval` seconds, and this replica's learned state
+    written to the shared state under `prefix + replica`, the other replicas' read back.
+
+    Subclasses give `rank`, `learn` (queue, never block), `apply` (blocking, one batch), `restore` (this
+    replica's saved bytes), `dump` (the bytes to save) and `merge` (the other replicas' saved bytes)."""
+
+    kind = "online"
+
     def __init__(
-        self,
-        prior: Any,  # RouterSelector or TrainedSelector: the router whose predictions are the prior
-        config: BanditConfig,
-        candidates: Sequence[str],
-        objective: Objective,
-        *,
-        profile: str,
-        rng: np.random.Generator | None = None,
-    ) -> None:
+        self, prior: Any, config: Any, candidates: Sequence[str], objective: Objective, profile: str
+    ):
         self.prior, self.config, self.objective, self.profile = prior, config, objective, profile
         self.candidates = list(candidates)
-        self.bandit = Bandit(len(self.candidates), EMBEDDING_DIM, config, rng=rng)
-        fingerprint = hashlib.sha256(f"{self.candidates}|{config.dims}|{config.seed}".encode()).hexdigest()[
-            :10
-        ]
-        self.prefix = f"bandit:{profile}:{fingerprint}:"
         self.replica = os.environ.get("POINTSMAN_REPLICA") or socket.gethostname()
-        self.detectors = [self._detector() for _ in self.candidates]
-        self._queue: deque[tuple[int, np.ndarray, float]] = deque()
+        self.prefix = ""
         self._state: SharedState | None = None
         self._metrics: LearnMetrics | None = None
         self._task: asyncio.Task | None = None
         self._resolved: Any = None  # the RouterSelector, once known
-
-    def _detector(self) -> PageHinkley:
-        d = self.config.drift
-        return PageHinkley(d.delta, d.threshold, d.min_samples)
 
     def _router(self) -> Any:
         """The RouterSelector (a TrainedSelector trains or loads it on first use: blocking)."""
@@ -82,16 +76,107 @@ class BanditSelector:
     def warm(self) -> None:
         self._router().warm()
 
+    async def _predict(self, view: RequestView, objective: Objective | None) -> tuple[Any, Any, Objective]:
+        """The router's predicted quality and cost for the candidates, and the objective in force."""
+        router = self._resolved or await asyncio.to_thread(self._router)
+        quality, cost = await asyncio.to_thread(router.predict, view)
+        objective = objective or self.objective
+        if objective.lambda_ is None:
+            raise ObjectiveError(f"profile {self.profile}: a {self.kind} needs a resolved lambda objective")
+        return quality, cost, objective
+
+    def apply(self) -> int:
+        raise NotImplementedError
+
+    def restore(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def dump(self) -> bytes:
+        raise NotImplementedError
+
+    def merge(self, others: list[bytes]) -> None:
+        raise NotImplementedError
+
+    async def start(self, state: SharedState, registry: CollectorRegistry | None = None) -> None:
+        self._state = state
+        self._metrics = LearnMetrics.of(registry) if registry is not None else None
+        try:
+            own = await state.get(self.prefix + self.replica)
+        except StateUnavailable:
+            own = None
+        if own is not None:
+            self.restore(own)
+        await self.sync()
+        self._task = asyncio.create_task(self._update_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self.apply()
+        await self.sync()
+
+    async def _update_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.update_interval)
+            try:
+                if await asyncio.to_thread(self.apply):
+                    await self.sync()
+            except Exception:  # learning must never take the gateway down
+                log.exception("%s %s: update failed", self.kind, self.profile)
+
+    async def sync(self) -> None:
+        """Write this replica's learned state, read the others' (state outage: learn locally)."""
+        state = self._state
+        if state is None:
+            return
+        try:
+            await state.set(self.prefix + self.replica, self.dump())
+            keys = [k for k in await state.scan(self.prefix) if k != self.prefix + self.replica]
+            values = await state.get_many(keys) if keys else []
+        except StateUnavailable:
+            log.warning("%s %s: shared state unavailable; learning locally", self.kind, self.profile)
+            return
+        self.merge([v for v in values if v is not None])
+
+
+class BanditSelector(OnlineSelector):
+    kind = "bandit"
+
+    def __init__(
+        self,
+        prior: Any,  # RouterSelector or TrainedSelector: the router whose predictions are the prior
+        config: BanditConfig,
+        candidates: Sequence[str],
+        objective: Objective,
+        *,
+        profile: str,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(prior, config, candidates, objective, profile)
+        self.bandit = Bandit(len(self.candidates), EMBEDDING_DIM, config, rng=rng)
+        fingerprint = hashlib.sha256(f"{self.candidates}|{config.dims}|{config.seed}".encode()).hexdigest()[
+            :10
+        ]
+        self.prefix = f"bandit:{profile}:{fingerprint}:"
+        self.detectors = [self._detector() for _ in self.candidates]
+        self._queue: deque[tuple[int, np.ndarray, float]] = deque()
+
+    def _detector(self) -> PageHinkley:
+        d = self.config.drift
+        return PageHinkley(d.delta, d.threshold, d.min_samples)
+
     # -- the request path -----------------------------------------------------------------------------
 
     async def rank(
         self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
     ) -> Ranking:
-        router = self._resolved or await asyncio.to_thread(self._router)
-        prior_q, cost = await asyncio.to_thread(router.predict, view)
-        objective = objective or self.objective
-        if objective.lambda_ is None:
-            raise ObjectiveError(f"profile {self.profile}: a bandit needs a resolved lambda objective")
+        prior_q, cost, objective = await self._predict(view, objective)
+        router = self._resolved
         z = self.bandit.reduce(view.embedding)
         X = arm_features(prior_q, z)
         allowed = None
@@ -167,55 +252,19 @@ class BanditSelector:
 
     # -- shared state -----------------------------------------------------------------------------------
 
-    async def start(self, state: SharedState, registry: CollectorRegistry | None = None) -> None:
-        self._state = state
-        self._metrics = LearnMetrics.of(registry) if registry is not None else None
-        try:
-            own = await state.get(self.prefix + self.replica)
-        except StateUnavailable:
-            own = None
-        if own is not None:
-            stats = Stats.from_bytes(own, self.bandit.m, self.bandit.d)
-            if stats is not None:
-                self.bandit.local = stats
-        await self.sync()
-        self._task = asyncio.create_task(self._update_forever())
+    def restore(self, data: bytes) -> None:
+        stats = Stats.from_bytes(data, self.bandit.m, self.bandit.d)
+        if stats is not None:
+            self.bandit.local = stats
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        self.apply()
-        await self.sync()
+    def dump(self) -> bytes:
+        return self.bandit.local.to_bytes()
 
-    async def _update_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.update_interval)
-            try:
-                if await asyncio.to_thread(self.apply):
-                    await self.sync()
-            except Exception:  # learning must never take the gateway down
-                log.exception("bandit %s: update failed", self.profile)
-
-    async def sync(self) -> None:
-        """Write this replica's statistics, read and sum the others' (state outage: learn locally)."""
-        state = self._state
-        if state is None:
-            return
-        try:
-            await state.set(self.prefix + self.replica, self.bandit.local.to_bytes())
-            keys = [k for k in await state.scan(self.prefix) if k != self.prefix + self.replica]
-            values = await state.get_many(keys) if keys else []
-        except StateUnavailable:
-            log.warning("bandit %s: shared state unavailable; learning locally", self.profile)
-            return
-        others = Stats.zeros(self.bandit.m, self.bandit.d)
-        for v in values:
-            s = Stats.from_bytes(v, self.bandit.m, self.bandit.d) if v is not None else None
+    def merge(self, others: list[bytes]) -> None:
+        """Sum the other replicas' statistics, each decayed to now."""
+        total = Stats.zeros(self.bandit.m, self.bandit.d)
+        for v in others:
+            s = Stats.from_bytes(v, self.bandit.m, self.bandit.d)
             if s is not None:
-                others = others + s.decayed(self.bandit.clock(), self.config.half_life)
-        self.bandit.merge(others)
+                total = total + s.decayed(self.bandit.clock(), self.config.half_life)
+        self.bandit.merge(total)

@@ -15,6 +15,7 @@ import numpy as np
 
 from pointsman.config.gateway import BanditConfig
 from pointsman.learn.bandits import Bandit
+from pointsman.learn.pheromone import Pheromone, PheromoneConfig, task_buckets, task_of
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Traffic:
     cost: np.ndarray  # (n, m) modelled USD per call
     embeddings: np.ndarray  # (n, 384)
     router: str = ""
+    tasks: list[str] = field(default_factory=list)  # (n,) the dataset's task of each prompt
 
     @classmethod
     def load(cls, data: str | Path, warm: int = 900, seed: int = 0, router: str | None = None) -> Traffic:
@@ -45,7 +47,8 @@ class Traffic:
         emb = np.asarray(encoder.encode(texts), dtype=np.float64)
         cols = [r.model_names.index(m) for m in ds.model_names]
         prior = np.asarray(r.predict(Queries(texts, emb.astype(np.float32), encoder.id)))[:, cols]
-        return cls(list(ds.model_names), prior, ds.quality[stream], ds.cost[stream], emb, r.name)
+        tasks = [ds.tasks[i] or "" for i in stream]
+        return cls(list(ds.model_names), prior, ds.quality[stream], ds.cost[stream], emb, r.name, tasks)
 
     @property
     def n(self) -> int:
@@ -121,6 +124,32 @@ def run_bandit(
     return Run(got - lam * t.cost[rows, picks], got, picks, probs, alarms)
 
 
+def run_pheromone(
+    t: Traffic,
+    rows: np.ndarray,
+    lam: float,
+    config: PheromoneConfig | None = None,
+    *,
+    seed: int = 0,
+    quality: np.ndarray | None = None,
+    buckets: bool = False,
+) -> Run:
+    """Pheromone trails per task over the stream `rows`, each answer's quality laid at once. Tasks: the
+    dataset's labels, or (`buckets`, as the gateway does) buckets of the embedding."""
+    config = config or PheromoneConfig()
+    q = t.quality[rows] if quality is None else quality
+    colony = Pheromone(t.prior.shape[1], config, np.random.default_rng(seed))
+    planes = task_buckets(t.embeddings.shape[1], config.task_bits, config.seed)
+    T = len(rows)
+    picks, probs = np.zeros(T, dtype=np.int64), np.zeros(T)
+    for k, i in enumerate(rows):
+        task = task_of(t.embeddings[i], planes) if buckets else (t.tasks[i] if t.tasks else "")
+        picks[k], probs[k] = colony.choose(task, t.prior[i] - lam * t.cost[i])
+        colony.update(task, int(picks[k]), float(q[k, picks[k]]))
+    got = q[np.arange(T), picks]
+    return Run(got - lam * t.cost[rows, picks], got, picks, probs)
+
+
 def drifted(t: Traffic, rows: np.ndarray, at: int, best: int, weak: int) -> np.ndarray:
     """Recorded quality of `rows` where, from position `at` on, model `best` scores what `weak` scored."""
     q = t.quality[rows].copy()
@@ -132,4 +161,13 @@ def with_kind(config: BanditConfig, kind: str, **kw) -> BanditConfig:
     return config.model_copy(update={"kind": kind, **kw})
 
 
-__all__ = ["Run", "Traffic", "best_reward", "drifted", "run_bandit", "run_static", "with_kind"]
+__all__ = [
+    "Run",
+    "Traffic",
+    "best_reward",
+    "drifted",
+    "run_bandit",
+    "run_pheromone",
+    "run_static",
+    "with_kind",
+]

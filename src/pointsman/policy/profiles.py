@@ -102,6 +102,11 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
 
         bandit = cfg.selector.bandit
         selector = BanditSelector(selector, bandit, cfg.candidates, cfg.objective, profile=cfg.name)
+    elif cfg.selector.pheromone is not None:
+        from pointsman.learn.pheromone import PheromoneSelector
+
+        trails = cfg.selector.pheromone
+        selector = PheromoneSelector(selector, trails, cfg.candidates, cfg.objective, profile=cfg.name)
     return RouteProfile(
         cfg.name,
         selector,

@@ -17,8 +17,8 @@ read. The Decision carries what was computed, for the headers, the decision log 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
 
 from pointsman.config.gateway import GatewayConfig, RuleConfig
 from pointsman.config.problems import Problem
@@ -33,6 +33,7 @@ from pointsman.policy.conditions import (
 from pointsman.policy.facts import Pending, RequestFacts
 from pointsman.policy.objective import Objective
 from pointsman.policy.profiles import RouteProfile
+from pointsman.policy.strategy import Strategy, StrategyError
 from pointsman.signals.base import RequestView, SignalResult, ValueKind
 from pointsman.signals.runner import SignalRunner
 
@@ -72,6 +73,7 @@ class Decision:
     fallbacks: tuple[str, ...] = ()  # direct requests
     block: Block | None = None
     redact: RedactPlan | None = None
+    strategy: Strategy | None = None  # how the prompt is rewritten before it is sent
     signals: Mapping[str, SignalResult] = field(default_factory=dict)
 
 
@@ -87,7 +89,10 @@ class Rule:
     block: Block | None = None
     redact: RedactGuard | None = None
     fail_closed: bool = False
-    signals: tuple[str, ...] = ()  # what the rule can read: its condition's signals, then the redact signal
+    signals: tuple[str, ...] = ()
+    strategy: Strategy | None = (
+        None  # what the rule can read: its condition's signals, then the redact signal
+    )
 
 
 class Decider:
@@ -196,10 +201,13 @@ class Decider:
             base,
             name=rule.name,
             rule=rule.name,
-            reason=reason + (f"; {plan.describe()}" if plan else ""),
+            reason=reason
+            + (f"; {plan.describe()}" if plan else "")
+            + (f"; {rule.strategy.describe()}" if rule.strategy else ""),
             action="redact" if plan is not None and base.action == "route" else base.action,
             objective=rule.objective or base.objective,
             redact=plan,
+            strategy=rule.strategy,
             signals=dict(facts.results),
         )
 
@@ -276,6 +284,13 @@ def _compile_rule(
     redact = RedactGuard.from_config(rc.redact) if rc.redact is not None else None
     if redact is not None:
         problems += _check_redact(redact, (*loc, "redact"), runner)
+    strategy = None
+    if rc.strategy is not None:
+        sc = rc.strategy
+        try:
+            strategy = Strategy.build(sc.kind, instruction=sc.instruction, examples=sc.examples, k=sc.k)
+        except StrategyError as exc:
+            problems.append(Problem((*loc, "strategy"), str(exc)))
     target = rc.profile or rc.divert
     if rc.objective is not None and target in profiles and not profiles[target].learned:
         key = "profile" if rc.profile else "divert"
@@ -301,6 +316,7 @@ def _compile_rule(
         redact,
         rc.fail_closed,
         tuple(dict.fromkeys([*reads, *([redact.signal] if redact else [])])),
+        strategy,
     ), []
 
 

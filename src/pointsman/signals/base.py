@@ -48,6 +48,7 @@ class Caller:
     tenant: str | None = None
     api_key_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+    budget_remaining: float | None = None  # the smallest remaining share of its USD budgets (0..1)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

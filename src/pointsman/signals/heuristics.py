@@ -76,6 +76,7 @@ def fact_signals() -> list[Signal]:
         FactSignal("requested_model", L, lambda v: v.requested_model),
         FactSignal("tenant", L, lambda v: v.caller.tenant),
         FactSignal("api_key", L, lambda v: v.caller.api_key_id),
+        FactSignal("budget_remaining", N, lambda v: v.caller.budget_remaining),
     ]
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 class StateUnavailable(Exception):
@@ -38,8 +38,9 @@ def window_buckets(now: float, window: float) -> tuple[int, float]:
     return index, 1.0 - (now / window - index)
 
 
-def window_retry_after(previous: float, current: float, amount: float, limit: float, now: float,
-                       window: float) -> float:
+def window_retry_after(
+    previous: float, current: float, amount: float, limit: float, now: float, window: float
+) -> float:
     """Seconds until `amount` fits: the previous bucket's weight falls linearly to 0 over the current bucket,
     then the current bucket becomes the previous one."""
     index, weight = window_buckets(now, window)
@@ -82,6 +83,20 @@ class SharedState(ABC):
         """Add `amount` to the sliding window at `key` if the window's total stays <= `limit` (always, when no
         limit): check and add are one atomic step."""
 
+    async def window_take_all(
+        self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
+    ) -> list[WindowCount]:
+        """Several `(key, amount, limit)` takes on windows of the same length, all or none: each amount is
+        added only if every one fits. Each result's `allowed` is the verdict for all; `retry_after` is how
+        long that take alone has to wait (0.0 when it fits). This default is not atomic across awaits;
+        the stores override it."""
+        t = now if now is not None else clock()
+        totals = [await self.window_total(key, window=window, now=t) for key, _, _ in takes]
+        fits = [lim is None or total + amount <= lim for (_, amount, lim), total in zip(takes, totals)]
+        if not all(fits):
+            return [WindowCount(False, total, 0.0 if ok else window) for total, ok in zip(totals, fits)]
+        return [await self.window_take(key, amount, window=window, now=t) for key, amount, _ in takes]
+
     @abstractmethod
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
         """The sliding window's total now."""
@@ -95,7 +110,9 @@ class SharedState(ABC):
         return [await self.get(k) for k in keys]
 
     @abstractmethod
-    async def set(self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False) -> bool:
+    async def set(
+        self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool:
         """Store `value`; with `only_if_absent`, only when the key does not exist (returns whether it stored)."""
 
     @abstractmethod

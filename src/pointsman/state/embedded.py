@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from pointsman.state.base import SharedState, WindowCount, clock, window_buckets, window_retry_after
 
 log = logging.getLogger("pointsman.state")
 
+SWEEP_EVERY = 4096  # writes between sweeps of expired keys
 _SCHEMA = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB, number REAL, expires REAL)"
 
 
@@ -31,6 +33,7 @@ class EmbeddedState(SharedState):
         self._dirty: set[str] = set()
         self._flusher: asyncio.Task | None = None
         self._loaded = False
+        self._puts = 0
 
     async def start(self) -> None:
         if self.path is not None and not self._loaded:
@@ -61,7 +64,15 @@ class EmbeddedState(SharedState):
             return False
         return key in self._values
 
+    def _sweep(self, t: float) -> None:
+        """Drop expired keys nobody reads again (per-client limit windows): memory stays flat."""
+        for key in [k for k, e in self._expires.items() if e <= t]:
+            self._live(key, t)
+
     def _put(self, key: str, value: bytes | float, ttl: float | None, t: float, *, keep_expiry: bool) -> None:
+        self._puts += 1
+        if self._puts % SWEEP_EVERY == 0:
+            self._sweep(t)
         fresh = key not in self._values
         self._values[key] = value
         if ttl is not None and (fresh or not keep_expiry):
@@ -100,6 +111,28 @@ class EmbeddedState(SharedState):
         self._put(cur_key, current + float(amount), 2 * window, t, keep_expiry=True)
         return WindowCount(True, total + amount, 0.0)
 
+    async def window_take_all(
+        self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
+    ) -> list[WindowCount]:
+        t = now if now is not None else clock()
+        index, weight = window_buckets(t, window)
+        seen = []
+        for key, amount, limit in takes:
+            previous, current = self._num(f"{key}#{index - 1}", t), self._num(f"{key}#{index}", t)
+            fits = limit is None or previous * weight + current + amount <= limit
+            seen.append((previous, current, fits))
+        allowed = all(fits for _, _, fits in seen)
+        out = []
+        for (key, amount, limit), (previous, current, fits) in zip(takes, seen):
+            total = previous * weight + current
+            if allowed:
+                self._put(f"{key}#{index}", current + float(amount), 2 * window, t, keep_expiry=True)
+                out.append(WindowCount(True, total + amount, 0.0))
+            else:
+                wait = 0.0 if fits else window_retry_after(previous, current, amount, limit or 0.0, t, window)
+                out.append(WindowCount(False, total, wait))
+        return out
+
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
         t = now if now is not None else clock()
         index, weight = window_buckets(t, window)
@@ -113,7 +146,9 @@ class EmbeddedState(SharedState):
         v = self._values[key]
         return v if isinstance(v, bytes) else None
 
-    async def set(self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False) -> bool:
+    async def set(
+        self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool:
         t = clock()
         if only_if_absent and self._live(key, t):
             return False
@@ -194,5 +229,3 @@ class EmbeddedState(SharedState):
         while True:
             await asyncio.sleep(self.flush_interval)
             await asyncio.to_thread(self._write, *self._take_dirty())
-
-
