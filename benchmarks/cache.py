@@ -251,6 +251,7 @@ async def cache_section(
 
     from pointsman.cache.entry import Entry
     from pointsman.cache.fingerprint import fingerprints
+    from pointsman.cache.service import scope_of
     from pointsman.config.cache import CacheConfig
     from pointsman.gateway.caching import GatewayCache
     from pointsman.state import EmbeddedState
@@ -260,7 +261,7 @@ async def cache_section(
     cache = gc.cache
     await cache.start()
     rule = cache.rule("default")
-    scope = "acme.-"
+    scope = scope_of("acme", None, False)  # the scope the requests of _miss_overhead have
     context = fingerprints(_body(texts[0])).context
     before = rss_mb()
     t0 = time.perf_counter()
@@ -301,7 +302,7 @@ async def cache_section(
         p50(sem) <= TARGET_LOOKUP_MS,
         f"lookup p50 {p50(sem):.3f} ms <= {TARGET_LOOKUP_MS} ms at {cache.entries}",
     )
-    miss = await _miss_overhead(gc, queries, qvec)
+    miss = await _miss_overhead(gc, queries, qvec, f"{scope}:{context}")
     check(miss <= TARGET_MISS_MS, f"miss overhead p50 {miss:.3f} ms <= {TARGET_MISS_MS} ms")
     per_100k = cache.nbytes / cache.entries * 100_000 / 2**20
     print(
@@ -326,7 +327,7 @@ def _body(text: str) -> dict:
     return {"model": "auto", "messages": [{"role": "user", "content": text}]}
 
 
-async def _miss_overhead(gc, queries: list[str], qvec: np.ndarray) -> float:
+async def _miss_overhead(gc, queries: list[str], qvec: np.ndarray, partition: str) -> float:
     """before_route + after_route of requests that miss, their embedding computed already (by signals)."""
     from pointsman.gateway.auth import Principal
     from pointsman.gateway.request import parse_chat
@@ -346,6 +347,7 @@ async def _miss_overhead(gc, queries: list[str], qvec: np.ndarray) -> float:
         assert await gc.before_route(ex, None) is None
         assert await gc.after_route(ex) is None
         times.append((time.perf_counter() - t) * 1000)
+        assert f"{ex.cache.scope}:{ex.cache.fps.context}" == partition  # it searched the 100k entries
     print(f"  miss overhead p50 {p50(times):.3f} ms (fingerprint, exact lookup, rule, semantic search)")
     return p50(times)
 
@@ -482,24 +484,30 @@ def main() -> int:
     parser.add_argument("--also", type=float, default=0.90, help="an operating point printed beside it")
     parser.add_argument("--quick", action="store_true", help="numpy and usearch only; fewer end-to-end calls")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--only", default="precision,index,cache,e2e", help="sections to run (comma-separated; default all)"
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
 
     from pointsman.cache.pairs import load_qqp, load_sts
 
     qqp = load_qqp()
-    precision_section("qqp", qqp, args.precision, args.also)
-    precision_section("sts", load_sts(), args.precision, args.also)
+    if "precision" in only:
+        precision_section("qqp", qqp, args.precision, args.also)
+        precision_section("sts", load_sts(), args.precision, args.also)
 
-    texts = list(dict.fromkeys(qqp.a))[:N_ENTRIES]
-    if len(texts) < N_ENTRIES:
-        texts += list(dict.fromkeys(t for t in qqp.b if t not in set(texts)))[: N_ENTRIES - len(texts)]
+    texts = list(dict.fromkeys([*qqp.a, *qqp.b]))[:N_ENTRIES]
     vectors = embed(texts)
-    queries = qqp.b[:1000]
+    queries = qqp.b[:1000]  # stored questions: the semantic lookups take the hit path (read, decode, overlap)
     qvec = embed(queries)
-    index_section(vectors, qvec, args.quick)
+    if "index" in only:
+        index_section(vectors, qvec, args.quick)
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(cache_section(texts, vectors, queries, qvec, Path(tmp)))
-        end_to_end(Path(tmp), 200 if args.quick else 500)
+        if "cache" in only:
+            asyncio.run(cache_section(texts, vectors, queries, qvec, Path(tmp)))
+        if "e2e" in only:
+            end_to_end(Path(tmp), 200 if args.quick else 500)
 
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
