@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pointsman.cache.tuning import evaluate, lower_bound, tune
+from pointsman.cache.tuning import evaluate, lower_bound, tune, tune_categories
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -47,3 +47,19 @@ def test_overlap_feature_can_only_help_recall() -> None:
     alone = tune(sim, label, precision=0.98)
     both = tune(sim, label, ovl, precision=0.98)
     assert both.recall >= alone.recall
+
+
+def test_categories_tune_apart_and_inherit_the_global_rule_unless_contradicted() -> None:
+    rng = np.random.default_rng(5)
+    clean_sim, clean_lab = synthetic(20_000, seed=5)
+    # "noisy": like "clean", but a fifth of its paraphrase pairs are not the same question
+    noisy_sim, noisy_lab = synthetic(3000, seed=7)
+    noisy_lab = noisy_lab & (rng.random(3000) > 0.2)
+    small_sim, small_lab = synthetic(40, seed=6)  # too few pairs to show anything on its own
+    sim = np.concatenate([clean_sim, noisy_sim, small_sim])
+    lab = np.concatenate([clean_lab, noisy_lab, small_lab])
+    cats = ["clean"] * 20_000 + ["noisy"] * 3000 + ["small"] * 40
+    rules = tune_categories(sim, lab, None, cats, precision=0.98)
+    assert rules["clean"].threshold is not None and rules["clean"].lower_bound >= 0.98
+    assert rules["noisy"].threshold is None  # contradicts the target at the global rule: exact only
+    assert rules["small"].threshold == rules["*"].threshold  # nothing against it: the global rule

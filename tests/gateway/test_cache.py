@@ -200,3 +200,25 @@ def test_cache_off_by_default_sends_no_cache_headers(gateway, ups) -> None:
     assert "x-pointsman-cache" not in r.headers
     assert ask(gateway, "hello").headers.get("x-pointsman-cache") is None
     assert len(ups[0].requests()) == 2
+
+
+def test_config_problems_name_the_key(ups, tmp_path: Path) -> None:
+    import yaml
+
+    from pointsman.config.loader import ConfigError, parse_config
+    from pointsman.gateway.service import Gateway
+
+    (tmp_path / "t.json").write_text("{}")
+    base = {"backends": backends_yaml(ups), "store": {"kind": "none"}}
+    bad = {**base, "cache": {"enabled": True, "thresholds": "t.json"}}
+    with pytest.raises(ConfigError, match=r"cache\.thresholds"):
+        parse_config(yaml.safe_dump(bad), source="c.yaml", base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="default.*unknown key"):
+        parse_config(yaml.safe_dump({**base, "cache": {"default": {"tll": 5}}}), source="c.yaml")
+    cfg = parse_config(
+        yaml.safe_dump({**base, "cache": {"enabled": True, "category_signal": "nope"}}),
+        source="c.yaml",
+        base_dir=tmp_path,
+    )
+    with pytest.raises(ValueError, match="cache.category_signal: no signal named 'nope'"):
+        Gateway(cfg)

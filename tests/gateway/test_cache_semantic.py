@@ -174,3 +174,37 @@ def test_bad_json_body_is_400(semantic) -> None:
         headers={"authorization": f"Bearer {KEYS['ops']}"},
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_replicas_share_entries_through_redis_but_never_across_tenants(
+    redis_server, ups, start_gateway, tmp_path: Path
+) -> None:
+    import time
+
+    state = {"kind": "redis", "url": redis_server.url, "prefix": f"cache-{time.time_ns()}:"}
+    cfg = {**config(ups, tmp_path, store="state", sync_interval=0.2), "state": state}
+    one, two = start_gateway(cfg), start_gateway(cfg)
+    assert ask(one, "How do I rotate an API key?", "a1").headers["x-pointsman-cache"] == "miss"
+    shared = ask(two, "How do I rotate an API key?", "a2")  # another replica, the same tenant
+    assert (
+        shared.headers["x-pointsman-cache"] == "hit" and shared.headers["x-pointsman-cache-level"] == "exact"
+    )
+    assert ask(two, "How do I rotate an API key?", "b1").headers["x-pointsman-cache"] == "miss"
+    time.sleep(0.6)  # the next sync brings one's entry into two's index
+    para = ask(two, "How can I rotate an API key?", "a1")
+    assert (
+        para.headers["x-pointsman-cache"] == "hit" and para.headers["x-pointsman-cache-level"] == "semantic"
+    )
+    assert len(ups[0].requests()) == 2
+    one.stop()
+    two.stop()
+    three = start_gateway(cfg)  # a restart: the entries are in Redis
+    assert ask(three, "How do I rotate an API key?", "a1").headers["x-pointsman-cache"] == "hit"
+    assert ask(three, "How can I rotate an API key?", "a2").headers["x-pointsman-cache"] == "hit"
+    assert ask(three, "How do I rotate an API key?", "b1").headers["x-pointsman-cache"] == "hit"  # its own
+    ups[0].reset()
+    r = forget(three, params={"tenant": "globex"})
+    assert r.json()["deleted"] == 1
+    assert ask(three, "How do I rotate an API key?", "b1").headers["x-pointsman-cache"] == "miss"
+    assert ask(three, "How do I rotate an API key?", "a1").headers["x-pointsman-cache"] == "hit"
+    assert len(ups[0].requests()) == 1

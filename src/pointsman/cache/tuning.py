@@ -115,3 +115,51 @@ def evaluate(
     hits = int(served.sum())
     right = int((served & lab).sum())
     return (right / hits if hits else float("nan")), right / max(int(lab.sum()), 1), hits
+
+
+def upper_bound(right: int, hits: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound of right/hits (1 where every hit is right)."""
+    if hits == 0 or right >= hits:
+        return 1.0
+    return float(beta.ppf(confidence, right + 1.0, hits - right))
+
+
+def tune_categories(
+    similarity: np.ndarray,
+    label: np.ndarray,
+    overlap: np.ndarray | None,
+    categories: Sequence[str],
+    *,
+    precision: float = 0.99,
+    confidence: float = 0.95,
+) -> dict[str, Threshold]:
+    """A rule per category, and `*` over all pairs. A category whose own pairs show no rule meeting the
+    target inherits the global one, unless its pairs at the global rule contradict the target (the upper
+    bound of their precision is below it): then exact matches only (threshold None)."""
+    sim = np.asarray(similarity, dtype=float)
+    lab = np.asarray(label, dtype=bool)
+    cats = np.asarray(categories)
+    glob = tune(sim, lab, overlap, precision=precision, confidence=confidence)
+    out = {"*": glob}
+    for cat in sorted(set(cats.tolist()) - {"*"}):
+        rows = cats == cat
+        ovl = overlap[rows] if overlap is not None else None
+        own = tune(sim[rows], lab[rows], ovl, precision=precision, confidence=confidence)
+        if own.threshold is None and glob.threshold is not None:
+            served = sim[rows] >= glob.threshold
+            if ovl is not None:
+                served &= ovl >= glob.min_overlap
+            hits, right = int(served.sum()), int((served & lab[rows]).sum())
+            if upper_bound(right, hits, confidence) >= precision:
+                own = Threshold(
+                    glob.threshold,
+                    glob.min_overlap,
+                    right / hits if hits else float("nan"),
+                    float(lower_bound(right, hits, confidence)),
+                    right / max(int(lab[rows].sum()), 1),
+                    hits,
+                    int(rows.sum()),
+                    int(lab[rows].sum()),
+                )
+        out[cat] = own
+    return out

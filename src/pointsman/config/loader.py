@@ -273,6 +273,13 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
             out.append(Problem(loc, str(exc)))
             continue
         out.extend(_router_models(loc, p, [m["name"] for m in header.get("models", [])]))
+    if cfg.cache.enabled and cfg.cache.thresholds is not None:
+        from pointsman.gateway.caching import load_thresholds
+
+        try:
+            load_thresholds(cfg.cache)
+        except ValueError as exc:
+            out.append(Problem(("cache", "thresholds"), str(exc).removeprefix("cache.thresholds: ")))
     return out
 
 

@@ -92,6 +92,10 @@ class GatewayCache:
             state = EmbeddedState(config.path)
             self.cache = ResponseCache(config, state, owns_state=True, thresholds=load_thresholds(config))
         self.runner = runner
+        name = config.category_signal
+        if name is not None and runner is not None and name not in runner.signals:
+            known = ", ".join(sorted(runner.signals))
+            raise ValueError(f"cache.category_signal: no signal named {name!r} (known: {known})")
         self.lookups = Counter(
             "pointsman_cache_lookups_total",
             "Cache lookups by level and result",
