@@ -6,8 +6,8 @@ when P(harmful) = 1 - P(benign) reaches the threshold, so a rule can block some 
 records, tracking), separate from the PII detector, which finds PII *in* the text.
 
 Training data (licences in docs/classifiers.md), all from the train side of the jailbreak splits:
-- harmful: AdvBench (harmful_behaviors *train*, MIT/Apache-2.0), labelled by category keywords (`weak_category`);
-  the hand-written harmful_requests.tsv (project); project templates per category (harm_templates.py), and
+- harmful: AdvBench (harmful_behaviors *train*, MIT/Apache-2.0), labelled by category keywords
+  (`weak_category`); the hand-written harmful_requests.tsv (project); project templates per category (harm_templates.py), and
   neutral rewordings of them (attacks.py `rephrase`);
 - benign: CLINC150, Banking77, WebQuestions, LLMRouter prompts, jackhhao benign, the hand-written
   alarming_safe.tsv and benign_instructions.txt, generated benign tasks and project templates of safe requests
@@ -60,7 +60,10 @@ HAND_CATEGORIES = {
 _CUES = (
     (
         "sexual_minors",
-        r"\b(child|minor|underage|kid)s?\b.*\b(sex|nude|porn|explicit)|\b(sex|nude|porn)\w*\b.*\b(child|minor|underage)",
+        (
+            r"\b(child|minor|underage|kid)s?\b.*\b(sex|nude|porn|explicit)"
+            r"|\b(sex|nude|porn)\w*\b.*\b(child|minor|underage)"
+        ),
     ),
     (
         "self_harm",
@@ -70,20 +73,32 @@ _CUES = (
     ("hate", r"\b(racis|hate|discriminat|harass|bully|cyberbully|minority|ethnic|religio|slur|inferior)"),
     (
         "privacy",
-        r"\b(personal (information|data)|private information|dox|stalk|spy on|track (someone|a person|the location)|privacy|surveil)",
+        (
+            r"\b(personal (information|data)|private information|dox|stalk|spy on"
+            r"|track (someone|a person|the location)|privacy|surveil)"
+        ),
     ),
     (
         "deception",
-        r"\b(fake news|misinformation|disinformation|propaganda|conspiracy|defamat|hoax|false information|fake review)",
+        (
+            r"\b(fake news|misinformation|disinformation|propaganda|conspiracy"
+            r"|defamat|hoax|false information|fake review)"
+        ),
     ),
     ("sexual", r"\b(sexual|porn|explicit|nude|revenge porn)"),
     (
         "weapons",
-        r"\b(bomb|explosive|weapon|firearm|gun|grenade|poison gas|nerve agent|chemical weapon|bioweapon|ammunition)",
+        (
+            r"\b(bomb|explosive|weapon|firearm|gun|grenade|poison gas"
+            r"|nerve agent|chemical weapon|bioweapon|ammunition)"
+        ),
     ),
     (
         "violence",
-        r"\b(kill|murder|assault|violence|violent|hurt|harm (someone|others|people)|poison|assassinat|torture|attack)",
+        (
+            r"\b(kill|murder|assault|violence|violent|hurt|harm (someone"
+            r"|others|people)|poison|assassinat|torture|attack)"
+        ),
     ),
 )
 _CUE_RE = tuple((cat, re.compile(p, re.IGNORECASE)) for cat, p in _CUES)
@@ -355,10 +370,14 @@ def evaluate(
     sets: Mapping[str, TextSet] | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Harmful-vs-benign on the held-out sets (any harm category counts as harmful)."""
-    sets = sets if sets is not None else heldout_sets(root)
-    encoder = training.resolve_encoder(encoder)
+    """Harmful-vs-benign on the held-out sets (any harm category counts as harmful); for the privacy kind
+    only `harmful/privacy` counts as positive, the other harmful sets as negatives."""
     negative = "none" if "none" in clf.classes_ else "benign"
+    if sets is None:
+        sets = heldout_sets(root)
+        if negative == "none":
+            sets = {n: d if n == "harmful/privacy" else d.relabel("benign") for n, d in sets.items()}
+    encoder = training.resolve_encoder(encoder)
     threshold = threshold if threshold is not None else float(clf.info_.get("threshold", 0.5))
     names, truth, pred = [], [], []
     for name, data in sets.items():
