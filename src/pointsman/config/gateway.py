@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from pointsman.config.affinity import AffinityConfig
+from pointsman.config.answer import AnswerConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
@@ -426,6 +427,7 @@ class GatewayConfig(_Strict):
     debug: DebugConfig = Field(default_factory=DebugConfig)
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig, description="checks on the answer")
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)
 

@@ -70,6 +70,7 @@ class Exchange:
     client_request_id: str | None = None  # the client's x-request-id: echoed as x-client-request-id
     traceparent: str | None = None  # the client's W3C trace context, kept in the decision record
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
+    answer_tags: list[str] = field(default_factory=list)  # tags the answer rules gave (gateway/answers.py)
 
     @property
     def route(self) -> str:
