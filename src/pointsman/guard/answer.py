@@ -113,16 +113,15 @@ class AnswerHarmSignal(AnswerSignal):
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_STOP = frozenset(
-    (
-        "a an the and or but if then so of to in on at by for with from as is are was were be been being it "
-        "its this that these those there here he she they them his her their we us our you your i me my not "
-        "no do does did done have has had can could will would should may might must shall also very more "
-        "most such than too just only into over about which who whom whose what when where why how all any "
-        "each some other both many much few one two out up down off again further once yes well however "
-        "therefore thus "
-    ).split()
+_STOP_WORDS = (
+    "a an the and or but if then so of to in on at by for with from as is are was were be been being it "
+    "its this that these those there here he she they them his her their we us our you your i me my not "
+    "no do does did done have has had can could will would should may might must shall also very more "
+    "most such than too just only into over about which who whom whose what when where why how all any "
+    "each some other both many much few one two out up down off again further once yes well however "
+    "therefore thus"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def _stem(word: str) -> str:
