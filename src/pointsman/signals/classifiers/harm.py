@@ -123,7 +123,7 @@ class Recipe:
     benign_per_pool: int = 800
     alarming_weight: float = 3.0
     natural_weight: float = 4.0
-    overblock_bound: float = 0.05
+    overblock_bound: float = 0.03
     privacy_bound: float = 0.01  # privacy's negatives include every other harm: a tighter bound
     floor: float = 0.3
     val_fraction: float = 0.2
