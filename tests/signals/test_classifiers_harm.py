@@ -71,7 +71,7 @@ def test_datasets_keep_harmbench_out_and_validation_apart(shared_data) -> None:
 
 
 def test_small_harm_model_as_a_signal(harm_model, encoder, tmp_path) -> None:
-    assert harm_model.info_["kind"] == "harm" and 0.3 <= harm_model.info_["threshold"] <= 1.0
+    assert harm_model.info_["kind"] == "harm" and 0.5 <= harm_model.info_["threshold"] <= 1.0
     assert set(harm_model.info_["validation"]) == {"rows", "flagged_safe", "recall"}
     path = harm_model.save(tmp_path / "harm.npz")
     signals = build_signals({"harm": {"type": "harm", "model": str(path)}}, encoder=encoder)

@@ -125,7 +125,7 @@ class Recipe:
     natural_weight: float = 4.0
     overblock_bound: float = 0.03
     privacy_bound: float = 0.01  # privacy's negatives include every other harm: a tighter bound
-    floor: float = 0.3
+    floor: float = 0.5  # never under the plain 0.5 decision threshold
     val_fraction: float = 0.2
     max_per_source: int | None = None  # cap on jackhhao benign rows and generated tasks (quick runs)
     seed: int = 0
@@ -229,7 +229,7 @@ def decide(
     return [classes[w] if q >= threshold else negative for w, q in zip(worst, p)]
 
 
-def calibrate(p_safe: np.ndarray, bound: float, floor: float = 0.3) -> float:
+def calibrate(p_safe: np.ndarray, bound: float, floor: float = 0.5) -> float:
     """The lowest threshold (at least `floor`) that flags at most `bound` of the safe validation rows."""
     if len(p_safe) == 0:
         return floor

@@ -57,7 +57,7 @@ KINDS: dict[str, Kind] = {
         Kind("ood", "banking / health / out_of_domain (configurable domains)", 1, ood.train, ood.evaluate),
         Kind("harm", "benign / one label per harm category (what is asked)", 2, harm.train, harm.evaluate),
         Kind(
-            "privacy", "none / intrusion (personal data about a person)", 2, harm.train_privacy, harm.evaluate
+            "privacy", "none / intrusion (personal data about a person)", 3, harm.train_privacy, harm.evaluate
         ),
     )
 }
