@@ -149,3 +149,18 @@ def test_config_problems() -> None:
     _, problems = build_answer_guard(cfg, {"topics": RefusalSignal("topics")})
     assert "request signal already" in problems[0].message
     assert build_answer_guard(AnswerConfig(), {}) == (None, [])
+
+
+def test_stream_never_releases_text_no_check_has_seen() -> None:
+    guard = _guard(hold_back_chars=32, check_every_chars=1000)
+    sg = StreamGuard(guard, VIEW, {})
+    text = "write to jane.doe@example.com " + "and some more ordinary words " * 10
+    out = [
+        c
+        for i in range(0, len(text), 5)
+        for c in sg.push({**BASE, "choices": [{"index": 0, "delta": {"content": text[i : i + 5]}}]})
+    ]
+    assert out == []  # nothing checked yet, so nothing released
+    out = sg.push({**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    got = "".join(c["choices"][0]["delta"].get("content") or "" for c in out)
+    assert got == text.replace("jane.doe@example.com", "[redacted email]")

@@ -62,7 +62,7 @@ class AnswerConfig(_Strict):
         ge=32,
         description="streaming: characters held back for the checks (more than the longest PII value)",
     )
-    check_every_chars: int = Field(32, ge=1, description="streaming: check again after this much new text")
+    check_every_chars: int = Field(64, ge=1, description="streaming: check again after this much new text")
     signals: dict[str, AnswerSignalConfig] = Field(default_factory=dict)
     rules: list[AnswerRuleConfig] = Field(default_factory=list)
 

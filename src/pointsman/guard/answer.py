@@ -456,7 +456,7 @@ class StreamGuard:
         return []
 
     def _release(self, upto: int) -> list[Chunk]:
-        upto = min(upto, len(self.text))
+        upto = min(upto, self.checked)  # only text a check has seen goes out
         if upto <= self.released:
             return []
         text, self.released = self.text[self.released : upto], upto
