@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from pointsman.config.affinity import AffinityConfig
+from pointsman.config.answer import AnswerConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.cache import CacheConfig
 from pointsman.config.cascade import CascadeConfig
@@ -516,6 +517,7 @@ class GatewayConfig(_Strict):
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig, description="checks on the answer")
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)
 

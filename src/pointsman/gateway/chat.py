@@ -18,10 +18,12 @@ import orjson
 
 from pointsman.backends.base import BackendError, LastBatch
 from pointsman.gateway.cascade import CascadeTrace, response_chunks
+from pointsman.gateway import answers
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.request import parse_chat
 from pointsman.gateway.service import Exchange, Gateway, new_request_id
 from pointsman.guard import StreamRestorer, restore_response
+from pointsman.guard.answer import StreamGuard
 
 log = logging.getLogger("pointsman.gateway")
 
@@ -55,6 +57,7 @@ class ChatEndpoint:
         self.max_body = gateway.config.limits.max_body_bytes
         self.signal_headers = frozenset(h.encode("latin-1") for h in gateway.header_names)
         self.wanted = _WANTED | self.signal_headers
+        self.answers = answers.build(gateway)  # None: no answer rules
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         gw = self.gateway
@@ -159,6 +162,17 @@ class ChatEndpoint:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
         ex.served, ex.attempts = outcome.model, outcome.attempts
+        if self.answers is not None:  # before restoring: the user's own redacted values are no leak
+            outcome = await answers.check_complete(
+                gw,
+                self.answers,
+                ex,
+                outcome,
+                body=req.body,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=red.bodies() if red else None,
+            )
+            ex.served = outcome.model
         response = outcome.response
         response["model"] = outcome.model
         ex.usage = response.get("usage")
@@ -167,7 +181,12 @@ class ChatEndpoint:
         if gw.log.log_content or not ex.usage:  # no usage: the spend is estimated from the answer
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
-        headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]
+        headers = [
+            _JSON,
+            (b"content-length", str(len(body)).encode()),
+            *ex.headers(),
+            *answers.tag_headers(ex),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         if gw.cache is not None:
@@ -231,7 +250,8 @@ class ChatEndpoint:
             restorer = StreamRestorer(red.redaction)
         chunks = outcome.chunks
         assert chunks is not None
-        events = _Events(outcome.model, req.include_usage, ex, texts, restorer)
+        held = answers.stream_guard(self.answers, ex) if self.answers is not None else None
+        events = _Events(outcome.model, req.include_usage, ex, texts, restorer, held)
         ended = False  # the client has the whole stream, [DONE] included
 
         async def write(data: bytes, more: bool) -> None:
@@ -310,7 +330,7 @@ class _Events:
     """Chunks as the client's SSE events: `model` names the model that answered, usage only if asked for,
     redacted values restored."""
 
-    __slots__ = ("client_wants_usage", "ex", "model", "restorer", "texts")
+    __slots__ = ("client_wants_usage", "ex", "held", "model", "restorer", "texts")
 
     def __init__(
         self,
@@ -319,12 +339,15 @@ class _Events:
         ex: Exchange,
         texts: list[str] | None,
         restorer: StreamRestorer | None,
+        held: StreamGuard | None = None,
     ) -> None:
         self.model, self.client_wants_usage, self.ex = model, client_wants_usage, ex
-        self.texts, self.restorer = texts, restorer
+        self.texts, self.restorer, self.held = texts, restorer, held
 
     def render(self, chunks: list[dict]) -> bytes:
         """The events of `chunks`, joined (b"" when none is for the client)."""
+        if self.held is not None:  # the answer guard re-cuts the content it held back and checked
+            chunks = [c for chunk in chunks for c in self.held.push(chunk)]
         out = []
         for chunk in chunks:
             if self.restorer is not None:
@@ -335,11 +358,12 @@ class _Events:
         return b"".join(out)
 
     def tail(self) -> bytes:
-        """What the restorer held back at the very end (the stream had no finish_reason)."""
+        """What the answer guard and the restorer held back at the very end (no finish_reason came)."""
+        out = self.render(self.held.end()) if self.held is not None else b""
         tail = self.restorer.tail() if self.restorer is not None else None
         if tail is None:
-            return b""
-        return _render(tail, self.model, self.client_wants_usage, self.ex, self.texts) or b""
+            return out
+        return out + (_render(tail, self.model, self.client_wants_usage, self.ex, self.texts) or b"")
 
 
 def _render(

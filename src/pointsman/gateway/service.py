@@ -74,6 +74,8 @@ class Exchange:
     budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
     cache: Any = None  # pointsman.gateway.caching.CacheTicket, when the cache is on
     cascade: Any = None  # a cascade profile's trace (gateway/cascade.py): its steps, for headers and log
+    answer_tags: list[str] = field(default_factory=list)  # tags the answer rules gave (gateway/answers.py)
+    answer_edited: bool = False  # an answer rule replaced, redacted or retried the answer
 
     @property
     def route(self) -> str:
