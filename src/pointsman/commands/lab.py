@@ -241,6 +241,9 @@ def eval_command(
         help="Cascades beside the routers where the data has responses: 'auto', 'none', or e.g. "
         "'chain:agreement,cost_aware:learned' (docs/cascades.md).",
     ),
+    threads: int = typer.Option(
+        1, "--threads", min=1, help="BLAS threads for fitting (1: best on a shared machine; docs/lab.md)."
+    ),
 ) -> None:
     """Cross-validate routers (and cascades, on data with responses); write report.json, report.md and
     curves.png."""
@@ -249,6 +252,7 @@ def eval_command(
 
         return eval_config(config, data, format, prices, out)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from threadpoolctl import threadpool_limits
 
     from pointsman.evaluate.crossval import RouterSpec, default_router_name
     from pointsman.evaluate.plot import plot_curves
@@ -274,7 +278,7 @@ def eval_command(
             spec.make()  # bad parameters fail now, not after minutes of work
         start = time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress:
+        with threadpool_limits(threads), Progress(*columns, console=console, transient=False) as progress:
             report = run_evaluation(ds, specs, setup, default_router_name(), progress)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
