@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from pointsman.config.affinity import AffinityConfig
+from pointsman.config.aggregate import AggregateConfig
 from pointsman.config.answer import AnswerConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.cache import CacheConfig
@@ -194,7 +195,26 @@ class ProfileConfig(_Strict):
     cascade: CascadeConfig | None = Field(
         None, description="answer-aware: call the steps in order, escalate on a low answer score"
     )
+    aggregate: AggregateConfig | None = Field(
+        None, description="ask the k best-ranked models on closed-answer requests, return the majority answer"
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _aggregate_fits(self) -> ProfileConfig:
+        if self.aggregate is not None:
+            if self.cascade is not None:
+                raise ValueError("give one of 'cascade', 'aggregate'")
+            if self.aggregate.gate and not self.selector.learned:
+                raise ValueError(
+                    "aggregate.gate weighs predicted quality and cost: give selector.router (or train), "
+                    "or set gate: false"
+                )
+            if self.aggregate.k > len(self.candidates):
+                raise ValueError(
+                    f"aggregate.k is {self.aggregate.k}, but the profile has {len(self.candidates)} candidates"
+                )
+        return self
 
     @model_validator(mode="after")
     def _cascade_fits(self) -> ProfileConfig:

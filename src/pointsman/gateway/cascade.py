@@ -139,6 +139,7 @@ class CascadeRunner:
         *,
         prompt_tokens: int | None = None,
         bodies: Mapping[str, dict] | None = None,
+        selection: Any = None,  # the profile's ranking: a cascade orders its own steps
     ) -> Outcome:
         """The accepted answer as a dispatcher Outcome (its `attempts` hold every step's tries)."""
         prompt = last_user_text(body)

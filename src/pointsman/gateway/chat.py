@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from pointsman.backends.base import BackendError, LastBatch
+from pointsman.gateway.aggregate import AggregateRunner
 from pointsman.gateway.cascade import CascadeTrace, response_chunks
 from pointsman.gateway import answers
 from pointsman.gateway.errors import APIError
@@ -148,7 +149,7 @@ class ChatEndpoint:
                 ex.cascade = CascadeTrace()
                 outcome = await runner.complete(
                     gw.dispatcher, req.body, ex.cascade, prompt_tokens=ex.view.prompt_tokens,
-                    bodies=red.bodies() if red else None,
+                    bodies=red.bodies() if red else None, selection=ex.selection,
                 )  # fmt: skip
             else:
                 outcome = await gw.dispatcher.complete(
@@ -218,6 +219,8 @@ class ChatEndpoint:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
         runner = gw.cascades.get(ex.route)
+        if isinstance(runner, AggregateRunner) and not runner.fan_out(req.body, ex.selection):
+            runner = None  # no vote for this request: it streams as on any profile
         if runner is not None and not runner.streams_first_step:
             return await self._stream_accepted(ex, send, runner)
         ranking = ex.selection.ranking
@@ -291,7 +294,6 @@ class ChatEndpoint:
             if texts is not None:
                 ex.answer = "".join(texts)
 
-
     async def _stream_accepted(self, ex: Exchange, send: Any, runner: Any) -> None:
         """A cascade for a streaming client: the steps run non-streaming, the accepted answer is sent as a
         stream (its first token waits for the decision)."""
@@ -306,7 +308,12 @@ class ChatEndpoint:
         ex.cascade = CascadeTrace()
         try:
             outcome = await runner.complete(
-                gw.dispatcher, body, ex.cascade, prompt_tokens=ex.view.prompt_tokens, bodies=bodies
+                gw.dispatcher,
+                body,
+                ex.cascade,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=bodies,
+                selection=ex.selection,
             )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None

@@ -175,9 +175,11 @@ class Gateway:
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
         self.shared = SharedControls(config, self.state, self.metrics.registry, self.dispatcher)
+        from pointsman.gateway.aggregate import build_aggregates
         from pointsman.gateway.cascade import build_cascades
 
         self.cascades = build_cascades(config, self.metrics.registry)  # route -> CascadeRunner
+        self.cascades.update(build_aggregates(config, self.metrics.registry))  # and AggregateRunner
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
