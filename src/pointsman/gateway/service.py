@@ -34,6 +34,7 @@ from pointsman.policy.build import Policy, build_policy
 from pointsman.policy.facts import summarize
 from pointsman.policy.profiles import RouteProfile, Selection
 from pointsman.policy.rules import BadModelRequest, Decision, UnknownModel
+from pointsman.policy.flags import FlagError, Flags
 from pointsman.signals.base import Caller, RequestError, RequestView
 from pointsman.signals.heuristics import HeaderSignal
 from pointsman.state import SharedState, open_state
@@ -44,6 +45,7 @@ log = logging.getLogger("pointsman.gateway")
 
 PER_TOKEN = 1e-6
 DEBUG_HEADER = "x-pointsman-debug"
+FLAGS_HEADER = "x-pointsman-flags"  # per-request objective flags (policy/flags.py)
 
 
 @dataclass(slots=True)
@@ -153,6 +155,7 @@ class Gateway:
         self.header_names = frozenset(
             {
                 DEBUG_HEADER,
+                FLAGS_HEADER,
                 *(s.header for s in self.policy.runner.signals.values() if isinstance(s, HeaderSignal)),
             }
         )
@@ -256,7 +259,15 @@ class Gateway:
         if decision.profile is not None:
             # Learning selectors explore only on plain routes, never on guarded (diverted, redacted) ones.
             explore = decision.action == "route"
-            ex.selection = await decision.profile.select(view, decision.objective, explore=explore)
+            try:
+                flags = Flags.parse(ex.headers_in.get(FLAGS_HEADER))
+                ex.selection = await decision.profile.select(
+                    view, decision.objective, explore=explore, flags=flags
+                )
+            except FlagError as exc:
+                raise bad_request(
+                    f"{FLAGS_HEADER}: {exc}", param=FLAGS_HEADER, code="invalid_flags"
+                ) from None
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]

@@ -15,6 +15,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from pointsman.policy.flags import Flags
 from pointsman.policy.objective import Objective
 from pointsman.signals.base import RequestView
 
@@ -88,14 +89,23 @@ class RouterSelector:
         """Load the encoder and run one prediction, so the first request does not pay for it (blocking)."""
         self.predict(RequestView.from_prompt("warm-up"))
 
-    async def rank(self, view: RequestView, objective: Objective | None = None) -> Ranking:
+    async def rank(
+        self, view: RequestView, objective: Objective | None = None, flags: Flags | None = None
+    ) -> Ranking:
+        """`flags`: the request's objective flags (policy/flags.py), from the models' facts in the router
+        file; FlagError when a flag asks for a fact the router's models lack."""
         quality, cost = await asyncio.to_thread(self.predict, view)
         objective = objective or self.objective
+        said = ""
+        if flags is not None and flags.active:
+            models = [self.router.models_[i] for i in self._columns]
+            quality, _ = flags.apply(quality, models)
+            said = f" (flags {flags.describe()})"
         order = objective.rank(quality, cost)
         scored = [Scored(self.candidates[i], _num(quality[i]), _num(cost[i])) for i in order]
         top = scored[0]
         reason = (
-            f"router {self.router.name}, {objective.describe()}: {top.model} predicted quality "
+            f"router {self.router.name}, {objective.describe()}{said}: {top.model} predicted quality "
             + (f"{top.quality:.2f}" if top.quality is not None else "?")
             + (f" at ${top.cost:.6f}" if top.cost is not None else "")
         )
