@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("train")(train_command)
     app.command("route")(route_command)
+    personal = typer.Typer(help="Per-tenant preferences over a router (personalised routing).")
+    personal.command("fit")(personal_fit_command)
+    app.add_typer(personal, name="personal")
 
 
 class UsageError(ValueError):
@@ -381,6 +384,46 @@ def train_command(
 
 
 # -- route ------------------------------------------------------------------------------------------------
+
+
+def personal_fit_command(
+    router: Path = typer.Option(..., "--router", "-r", help="The router file the gateway profile uses."),
+    judgements: Path = typer.Option(
+        ...,
+        "--judgements",
+        "-j",
+        help="JSONL of {tenant, query, better_model, worse_model} (docs/routers.md).",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="The preferences file to write (JSON)."),
+    strength: float = typer.Option(
+        5.0, "--strength", min=0.0, help="Pseudo-judgements pulling offsets to 0."
+    ),
+) -> None:
+    """Learn per-tenant offsets over a router's predictions from pairwise judgements (`selector.personal`)."""
+    from pointsman.data.pairwise import load_preferences
+    from pointsman.policy.personal_file import PersonalFileError, fit_preferences, save_preferences
+    from pointsman.routers.base import Router
+
+    console = Console()
+    with clean_errors():
+        model = Router.load(router)
+        prefs = load_preferences(judgements)
+        try:
+            fitted = fit_preferences(model, prefs, strength)
+        except (PersonalFileError, ValueError) as exc:
+            raise UsageError(f"{judgements}: {exc}") from None
+        save_preferences(fitted, list(model.model_names), out)
+    tenants = sorted(fitted.offsets_)
+    console.print(
+        f"{len(prefs)} judgements, {len(tenants)} tenants ({', '.join(tenants)}); alpha {fitted.alpha_:.3f}; "
+        f"wrote {out}"
+    )
+    for t in tenants:
+        offsets = fitted.offsets(t)
+        top = int(np.argmax(offsets))
+        console.print(
+            f"  {t}: most preferred beyond the router: {model.model_names[top]} (+{offsets[top]:.3f})"
+        )
 
 
 def route_command(

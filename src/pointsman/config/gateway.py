@@ -143,12 +143,19 @@ class SelectorConfig(_Strict):
     pheromone: PheromoneConfig | None = Field(
         None, description="learn from feedback (per-task pheromone trails) over the router's values"
     )
+    personal: str | None = Field(
+        None,
+        description="per-tenant preferences from `pointsman personal fit` (a JSON file relative to the config) "
+        "added to the router's predictions for the caller's tenant",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
+        if self.personal is not None and (self.router is None or self.bandit or self.pheromone):
+            raise ValueError("'personal' adjusts a router file's predictions: give 'router', and no bandit")
         online = [k for k in ("bandit", "pheromone") if getattr(self, k) is not None]
         if len(online) > 1:
             raise ValueError("give one of 'bandit', 'pheromone'")

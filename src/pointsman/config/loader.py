@@ -231,6 +231,7 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
 
     for p in cfg.profiles:
         p.selector.router = rel(p.selector.router)
+        p.selector.personal = rel(p.selector.personal)
         if p.cascade is not None:
             p.cascade.scorer = rel(p.cascade.scorer) or p.cascade.scorer
         if p.selector.train is not None:
@@ -264,6 +265,13 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
             )
         if p.cascade is not None:
             out.extend(_scorer_file(("profiles", i, "cascade", "scorer"), p.cascade.scorer))
+        if p.selector.personal is not None:
+            from pointsman.policy.personal_file import PersonalFileError, load_preferences_file
+
+            try:
+                load_preferences_file(p.selector.personal, p.candidates)
+            except PersonalFileError as exc:
+                out.append(Problem(("profiles", i, "selector", "personal"), str(exc)))
         if p.selector.router is None:
             continue
         loc: Loc = ("profiles", i, "selector", "router")

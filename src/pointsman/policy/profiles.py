@@ -102,6 +102,11 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
     elif cfg.selector.router is not None:
         from pointsman.routers.base import Router
 
+        personal = None
+        if cfg.selector.personal is not None:
+            from pointsman.policy.personal_file import load_preferences_file
+
+            personal = load_preferences_file(cfg.selector.personal, cfg.candidates)
         selector = RouterSelector(
             Router.load(cfg.selector.router),
             cfg.candidates,
@@ -109,6 +114,7 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
             prices=prices,
             encoder=encoder,
             source=cfg.selector.router,
+            personal=personal,
         )
     else:
         order = cfg.selector.order or cfg.candidates

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -67,8 +68,10 @@ class RouterSelector:
         prices: dict[str, tuple[float, float]],
         encoder=None,  # pointsman.text.Encoder; None: get_encoder() on first use
         source: str = "",
+        personal: tuple | None = None,  # (PersonalPreferences, column per candidate): per-tenant offsets
     ) -> None:
         self.router = router
+        self.personal = personal
         self.candidates = list(candidates)
         self.objective = objective
         self.source = source
@@ -97,10 +100,15 @@ class RouterSelector:
         quality, cost = await asyncio.to_thread(self.predict, view)
         objective = objective or self.objective
         said = ""
+        tenant = view.caller.tenant
+        if self.personal is not None and tenant in self.personal[0].offsets_:
+            prefs, columns = self.personal
+            quality = quality + prefs.offsets(tenant)[columns]
+            said = f" (preferences of tenant {tenant})"
         if flags is not None and flags.active:
             models = [self.router.models_[i] for i in self._columns]
             quality, _ = flags.apply(quality, models)
-            said = f" (flags {flags.describe()})"
+            said += f" (flags {flags.describe()})"
         order = objective.rank(quality, cost)
         scored = [Scored(self.candidates[i], _num(quality[i]), _num(cost[i])) for i in order]
         top = scored[0]
