@@ -181,3 +181,18 @@ def test_budgets_and_tenant_limits_name_keys_and_tenants_that_exist() -> None:
     assert "budgets.keys.alcie: no auth.keys[] has the id 'alcie' (known: alice)" in text
     assert "limits.tenants.acne: no auth.keys[] has the tenant 'acne' (known: acme)" in text
     assert "budgets.tenants" not in text  # acme exists
+
+
+def test_pointsman_usage_reads_an_embedded_state_file(ups, start_gateway, tmp_path) -> None:
+    state = {"path": str(tmp_path / "state.db"), "flush_interval": 0.05}
+    cfg = config(ups, {"tenants": {"acme": {"usd": 5, "period": "month"}}}, state=state)
+    gw = start_gateway(cfg)
+    cost = sum(cost_of(post(gw, k)) for k in ("a1", "a2"))
+    time.sleep(INTERVAL + 0.3)  # batched into the state, then flushed to the file
+    path = tmp_path / "gw.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["usage", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [(r["tenant"], r["requests"]) for r in out["usage"]] == [("acme", 2)]
+    assert out["budgets"][0]["spent"] == pytest.approx(cost)
