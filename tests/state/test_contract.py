@@ -140,3 +140,17 @@ async def test_incr_many(store: SharedState) -> None:
     await asyncio.sleep(0.08)
     assert await store.number("m:b") == 0.0  # the TTL given when the pipeline created it
     await store.incr_many([])
+
+
+async def test_embedded_state_does_not_persist_window_buckets(tmp_path) -> None:
+    path = tmp_path / "state.db"
+    first = EmbeddedState(path, flush_interval=10)
+    await first.start()
+    await first.window_take("rpm", 1, window=60, limit=5)
+    await first.incr("spend:t", 1.0)
+    await first.close()
+    second = EmbeddedState(path)
+    await second.start()
+    assert await second.window_total("rpm", window=60) == 0.0
+    assert await second.number("spend:t") == 1.0
+    await second.close()

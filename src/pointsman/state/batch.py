@@ -11,10 +11,11 @@ from pointsman.state.base import StateUnavailable
 from pointsman.state.outage import Guarded
 
 log = logging.getLogger("pointsman.state")
+INTERVAL = 0.1  # seconds between writes
 
 
 class Accumulator:
-    def __init__(self, guard: Guarded, *, interval: float = 0.1, window: float = 60.0) -> None:
+    def __init__(self, guard: Guarded, *, interval: float = INTERVAL, window: float = 60.0) -> None:
         self.guard = guard
         self.interval = interval
         self.window = window

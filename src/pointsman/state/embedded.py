@@ -2,7 +2,8 @@
 
 The default for one replica. Operations never wait on I/O: writes mark keys dirty and a background task
 writes them to SQLite every `flush_interval` seconds (and at close), so spend, budgets and bandit statistics
-survive a restart without the request path paying for a disk write. Not shared between processes: several
+survive a restart without the request path paying for a disk write. Sliding-window buckets (rate limits,
+gone within 70 s) are not persisted. Not shared between processes: several
 workers or hosts need `kind: redis`.
 """
 
@@ -122,7 +123,9 @@ class EmbeddedState(SharedState):
         if out and out[0].allowed:
             ttl = window_ttl(window)
             for (key, amount, _), c in zip(takes, counts):
-                self._put(f"{key}#{index}", c[-1] + float(amount), ttl, t, keep_expiry=True)
+                bucket = f"{key}#{index}"
+                self._put(bucket, c[-1] + float(amount), ttl, t, keep_expiry=True)
+                self._dirty.discard(bucket)  # gone in 70 s: not worth a disk write
         return out
 
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
