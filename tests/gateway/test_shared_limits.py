@@ -108,8 +108,8 @@ def test_redis_killed_and_restarted_mid_test(own_redis: RedisServer, ups, start_
     assert 'pointsman_state_unavailable_total{feature="limits"}' in metrics
 
     own_redis.start()  # empty: the windows start again
-    # A gateway tries the store again a second after its last failure: `closed` refuses until then (how
-    # long that takes on a loaded machine varies, so wait for it rather than sleep a fixed second).
+    time.sleep(1.1)  # the gateways try the store again a second after their last failure
+    # ... `closed` refuses until its first try succeeds, which can take longer on a loaded machine: wait for it.
     deadline = time.monotonic() + 15
     for gw in gws.values():
         while (first := post(gw).status_code) == 503 and time.monotonic() < deadline:
