@@ -243,7 +243,11 @@ def test_anthropic_messages_and_their_streams_are_served_from_the_cache(cached, 
     import anthropic
 
     c = anthropic.Anthropic(base_url=cached.url, api_key="unused", max_retries=0)
-    ask_once = dict(model="auto", max_tokens=50, messages=[{"role": "user", "content": "cache me, claude"}])
+    ask_once = {
+        "model": "auto",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "cache me, claude"}],
+    }
     first = c.messages.with_raw_response.create(**ask_once)
     second = c.messages.with_raw_response.create(**ask_once)
     assert second.headers.get("x-pointsman-cache") == "hit"
