@@ -123,6 +123,12 @@ def _compare(sim, ovl, lab, topics, tr, te, level: float) -> tuple[dict, dict]:
 
     glob = tune(sim[tr], lab[tr], precision=level)
     gp, gr, gh = evaluate(glob, sim[te], lab[te])
+    point = tune(sim[tr], lab[tr], precision=level, bound=False)  # a fixed-threshold cache's tuning
+    pp, pr, _ = evaluate(point, sim[te], lab[te])
+    print(
+        f"    point-estimate global threshold {_thr(point.threshold)}: held-out precision {_pct(pp)}, "
+        f"recall {pr:.1%}"
+    )
     rules = tune_categories(sim[tr], lab[tr], ovl[tr], topics[tr].astype(str), precision=level)
     hits = right = 0
     for c in np.unique(topics):

@@ -222,3 +222,37 @@ def test_config_problems_name_the_key(ups, tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="cache.category_signal: no signal named 'nope'"):
         Gateway(cfg)
+
+
+def test_a_new_block_rule_is_not_bypassed_by_entries_stored_before_it(ups, start_gateway, tmp_path) -> None:
+    cfg = {
+        "backends": backends_yaml(ups),
+        "cache": {"enabled": True, "path": str(tmp_path / "cache.db")},
+    }
+    gw = start_gateway(cfg)
+    assert ask(gw, "tell me about the secret project").headers["x-pointsman-cache"] == "miss"
+    assert ask(gw, "tell me about the secret project").headers["x-pointsman-cache"] == "hit"
+    gw.stop()
+    rules = [{"name": "secret", "when": {"keywords": ["secret project"]}, "block": "content_blocked"}]
+    gw = start_gateway({**cfg, "rules": rules})
+    r = ask(gw, "tell me about the secret project")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "content_blocked"
+
+
+def test_anthropic_messages_and_their_streams_are_served_from_the_cache(cached, ups) -> None:
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=cached.url, api_key="unused", max_retries=0)
+    ask_once = {
+        "model": "auto",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "cache me, claude"}],
+    }
+    first = c.messages.with_raw_response.create(**ask_once)
+    second = c.messages.with_raw_response.create(**ask_once)
+    assert second.headers.get("x-pointsman-cache") == "hit"
+    assert second.parse().content[0].text == first.parse().content[0].text == "You said: cache me, claude"
+    with c.messages.stream(**ask_once) as s:
+        text = "".join(s.text_stream)
+    assert text == "You said: cache me, claude"
+    assert len(ups[0].requests()) == 1

@@ -208,3 +208,26 @@ def test_replicas_share_entries_through_redis_but_never_across_tenants(
     assert ask(three, "How do I rotate an API key?", "b1").headers["x-pointsman-cache"] == "miss"
     assert ask(three, "How do I rotate an API key?", "a1").headers["x-pointsman-cache"] == "hit"
     assert len(ups[0].requests()) == 1
+
+
+def test_feedback_on_a_wrong_semantic_hit_drops_the_entry(semantic, ups) -> None:
+    import time
+
+    ask(semantic, "How do I export my contacts?", "a1")
+    hit = ask(semantic, "How can I export my contacts?", "a1")
+    assert hit.headers["x-pointsman-cache-level"] == "semantic"
+    rid = hit.headers["x-request-id"]
+    wait_for_rows(semantic, 2)
+    r = httpx.post(
+        semantic.url + "/v1/feedback",
+        json={"request_id": rid, "thumbs": "down"},
+        headers={"authorization": f"Bearer {KEYS['a1']}"},
+    )
+    assert r.status_code == 200, r.text
+    for _ in range(50):  # the cache hears of it on the gateway's loop, right after the answer
+        again = ask(semantic, "How can I export my contacts?", "a1")
+        if again.headers["x-pointsman-cache"] == "miss":
+            break
+        time.sleep(0.05)
+    assert again.headers["x-pointsman-cache"] == "miss"
+    assert len(ups[0].requests()) == 2

@@ -47,13 +47,21 @@ class Fingerprints:
     question: str  # the last user message's text (normalised)
 
 
-def fingerprints(body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Fingerprints:
-    """The request's fingerprints (`headers`: those the policy reads; they can change the decision)."""
+def fingerprints(
+    body: Mapping[str, Any], headers: Mapping[str, str] | None = None, policy: str = ""
+) -> Fingerprints:
+    """The request's fingerprints (`headers`: those the policy reads, they can change the decision;
+    `policy`: an id of the rules and signals, so that entries stored under other rules are never found)."""
     messages = [_message(m) for m in body.get("messages") or ()]
     last = max((i for i, m in enumerate(messages) if m[0] == "user"), default=None)
     question = messages[last][1] if last is not None and isinstance(messages[last][1], str) else ""
     rest = {k: body[k] for k in ANSWER_FIELDS if k in body}
-    base = {"model": body.get("model"), "params": rest, "headers": dict(sorted((headers or {}).items()))}
+    base = {
+        "model": body.get("model"),
+        "params": rest,
+        "headers": dict(sorted((headers or {}).items())),
+        "policy": policy,
+    }
     exact = _digest({**base, "messages": messages})
     if last is not None:
         messages[last] = ("user", "\x00question")

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -130,11 +131,11 @@ class ResponseCache:
         if self.owns_state:
             await self.state.close()
 
-    async def _every(self, seconds: float, job: object) -> None:
+    async def _every(self, seconds: float, job: Any) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
-                await job()  # type: ignore[operator]
+                await job()
             except StateUnavailable as exc:
                 log.warning("cache: %s", exc)
             except Exception:
@@ -169,7 +170,7 @@ class ResponseCache:
     def _make_rule(self, category: str) -> Rule:
         layers = (self.config.categories.get(category, CategoryConfig()), self.config.default, BUILT_IN)
 
-        def pick(name: str) -> object:
+        def pick(name: str) -> Any:
             return next((v for v in (getattr(c, name) for c in layers) if v is not None), None)
 
         threshold, min_overlap = pick("threshold"), pick("min_overlap")
@@ -179,16 +180,16 @@ class ResponseCache:
             min_overlap = tuned.min_overlap if min_overlap is None else min_overlap
         if category in self._raised:
             raised = self._raised[category]
-            threshold = None if raised is None or threshold is None else max(threshold, raised)  # type: ignore[call-overload]
+            threshold = None if raised is None or threshold is None else max(threshold, raised)
         return Rule(
             category,
             bool(pick("cacheable")),
-            float(pick("ttl")),  # type: ignore[arg-type]
-            int(pick("max_entries")),  # type: ignore[call-overload]
-            threshold,  # type: ignore[arg-type]
-            float(min_overlap or 0.0),  # type: ignore[arg-type]
+            float(pick("ttl")),
+            int(pick("max_entries")),
+            threshold,
+            float(min_overlap or 0.0),
             bool(pick("tools")),
-            float(pick("max_temperature")),  # type: ignore[arg-type]
+            float(pick("max_temperature")),
             bool(pick("time_sensitive")),
         )
 

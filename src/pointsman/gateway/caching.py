@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -84,8 +85,11 @@ class CacheTicket:
 
 
 class GatewayCache:
-    def __init__(self, config: CacheConfig, shared: SharedState, registry: Any, runner: Any) -> None:
+    def __init__(
+        self, config: CacheConfig, shared: SharedState, registry: Any, runner: Any, policy: str = ""
+    ) -> None:
         self.config = config
+        self.policy = policy
         if config.store == "state":
             self.cache = ResponseCache(config, shared, owns_state=False, thresholds=load_thresholds(config))
         else:
@@ -130,7 +134,9 @@ class GatewayCache:
             raise bad_request(str(exc), param="cache-control", code="invalid_header") from None
         who = ex.principal
         scope = scope_of(who.tenant, who.key_id, self.config.scope == "key")
-        ex.cache = ticket = CacheTicket(directives, scope, fingerprints(ex.request.body, ex.headers_in))
+        ex.cache = ticket = CacheTicket(
+            directives, scope, fingerprints(ex.request.body, ex.headers_in, self.policy)
+        )
         ticket.write = directives.write
         if not directives.read:
             ticket.result, ticket.reason = "bypass", "no-cache"
@@ -257,6 +263,19 @@ class GatewayCache:
         task = asyncio.get_running_loop().create_task(self.cache.feedback(request_id, score))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def policy_id(config: Any) -> str:  # a GatewayConfig
+    """An id of what decides a request (rules, signals, profiles, fallbacks): a changed policy finds none of
+    the entries stored under the old one, at either level (they age out by TTL and LRU)."""
+    parts = [config.rules, config.profiles, config.fallbacks]
+    text = json.dumps(
+        [[m.model_dump(mode="json") for m in p] if isinstance(p, list) else p for p in parts]
+        + [config.signals],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def load_thresholds(config: CacheConfig) -> dict[str, Threshold]:

@@ -188,9 +188,11 @@ class Gateway:
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
         self.cache = None
         if config.cache.enabled:
-            from pointsman.gateway.caching import GatewayCache
+            from pointsman.gateway.caching import GatewayCache, policy_id
 
-            self.cache = GatewayCache(config.cache, self.state, self.metrics.registry, self.policy.runner)
+            self.cache = GatewayCache(
+                config.cache, self.state, self.metrics.registry, self.policy.runner, policy_id(config)
+            )
         self._dropped_seen = 0  # decision records lost so far, already counted in the metrics
         self.started = False
 
