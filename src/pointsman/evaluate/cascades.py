@@ -344,20 +344,25 @@ def best_single_index(dataset: RoutingDataset) -> int:
 # -- beside the routers in `pointsman eval` -----------------------------------------------------------------
 
 
-def parse_cascades(text: str) -> list[CascadeSpec]:
+def parse_cascades(text: str, routers: Sequence[str] = ()) -> list[CascadeSpec]:
     """`--cascades`: 'none', 'auto' (a frontier chain and the cost-aware policy, both with the learned
-    scorer), or a comma-separated list of policy[:scorer], e.g. 'chain:agreement,cost_aware'."""
+    scorer), or a comma-separated list of policy[:scorer], e.g. 'chain:agreement,cost_aware'. The cost-aware
+    policy reads the default router's predictions when it is among `routers`, else the first one's."""
     text = text.strip()
     if text in ("", "none"):
         return []
+    router = CascadeSpec.router
+    if routers and router not in routers:
+        router = routers[0]
     if text == "auto":
-        return [CascadeSpec("chain"), CascadeSpec("cost_aware")]
+        return [CascadeSpec("chain"), CascadeSpec("cost_aware", router=router, steps=8)]
     out = []
     for item in text.split(","):
         policy, _, scorer = item.strip().partition(":")
         if policy not in ("chain", "cost_aware"):
             raise EvaluationError(f"--cascades {item!r}: the policy is chain or cost_aware, not {policy!r}")
-        spec = CascadeSpec(policy, scorer or "learned")  # type: ignore[arg-type]
+        steps = 3 if policy == "chain" else 8
+        spec = CascadeSpec(policy, scorer or "learned", router=router, steps=steps)  # type: ignore[arg-type]
         spec.make_scorer()
         out.append(spec)
     return out
