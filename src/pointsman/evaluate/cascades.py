@@ -28,7 +28,7 @@ from pointsman.data.dataset import RoutingDataset
 from pointsman.data.splits import Split, group_kfold
 from pointsman.evaluate.crossval import EvaluationError, Predictions, evaluation_rows
 from pointsman.evaluate.curve import Sweep
-from pointsman.evaluate.truth import Truth, best_model
+from pointsman.evaluate.truth import Truth
 from pointsman.policy.calibration import lambda_grid
 
 Policy = Literal["chain", "cost_aware"]
@@ -53,7 +53,7 @@ class CascadeSpec:
     chain: tuple[str, ...] | None = None
     steps: int = 3
     router: str = "mixture"
-    discount: float = 0.5
+    discount: float = 0.25  # measured: 0.25 beat 0.5 (max quality +0.006, AIQ +0.01 with knn)
     blend: float = 0.5  # cost-aware: an answer's score = blend x scorer + (1 - blend) x router's prediction
 
     @property
@@ -314,7 +314,17 @@ def simulate_cost_aware(
     return best_model, called.sum(axis=1), cost
 
 
-def _rescore(table, scorer, rows, called, active, best_score, best_model, q_hat, blend):
+def _rescore(
+    table: AnswerTable,
+    scorer: AnswerScorer,
+    rows: np.ndarray,
+    called: np.ndarray,
+    active: np.ndarray,
+    best_score: np.ndarray,
+    best_model: np.ndarray,
+    q_hat: np.ndarray,
+    blend: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every called answer of the active prompts scored beside the other called answers (blended with the
     router's prediction for its model); the best one."""
     idx = np.flatnonzero(active)
@@ -334,11 +344,6 @@ def _rescore(table, scorer, rows, called, active, best_score, best_model, q_hat,
         if s >= best_score[i]:
             best_score[i], best_model[i] = s, j
     return best_score, best_model
-
-
-def best_single_index(dataset: RoutingDataset) -> int:
-    t = Truth(dataset.quality, dataset.cost)
-    return best_model(t.model_quality, t.model_cost)
 
 
 # -- beside the routers in `pointsman eval` -----------------------------------------------------------------
