@@ -54,7 +54,7 @@ def test_a_vote_returns_the_majority_answer(voters, tmp_path) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["model"] == "b" and r.json()["choices"][0]["message"]["content"] == "(B)"
         steps = r.headers["x-pointsman-cascade"]
-        assert "a:-:outvoted" in steps and "b:-:chosen" in steps and "c:-:outvoted" in steps
+        assert "a:-:outvoted" in steps and "b:-:accepted" in steps and "c:-:outvoted" in steps
         streamed = ask(gw, QUESTION, stream=True)
         assert streamed.status_code == 200
         events = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
@@ -62,7 +62,8 @@ def test_a_vote_returns_the_majority_answer(voters, tmp_path) -> None:
         assert streamed.text.rstrip().endswith("data: [DONE]")
         open_question = ask(gw, "Write a limerick about routers.")
         assert open_question.json()["model"] == "a"  # no vote on an open answer: the first candidate
-        assert "a:-:single" in open_question.headers["x-pointsman-cascade"]
+        assert open_question.headers["x-pointsman-cascade"].startswith("a:-:accepted:")
+        assert ", " not in open_question.headers["x-pointsman-cascade"]  # one call, no vote
         metrics = httpx.get(gw.url + "/metrics").text
         assert 'pointsman_aggregate_requests_total{how="fanned",route="vote"} 2.0' in metrics
     for up in voters:  # every voter was asked both closed questions; the open one went to `a` alone

@@ -82,7 +82,7 @@ def simulate_chain(
 @dataclass(frozen=True)
 class CostAware:
     lam: float
-    discount: float = 0.5
+    discount: float = 0.25
     max_steps: int | None = None
 
     def next_model(

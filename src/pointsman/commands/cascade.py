@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 app = typer.Typer(help="Cascades: fit an answer scorer and calibrate a chain (docs/cascades.md).")
 
@@ -35,7 +34,6 @@ def fit_command(
     from pointsman.data import load_dataset
     from pointsman.evaluate.cascades import calibrate_chain
 
-    console = Console(highlight=False)
     with clean_errors():
         ds = load_dataset(data, format)
         if ds.responses is None:
@@ -50,8 +48,8 @@ def fit_command(
             _fail(str(exc))
         chain = calibrate_chain(ds, models, fitted, parse_objective(objective), seed=seed)
         chain.scorer.save(output)
-    console.print(
+    typer.echo(
         f"# {objective}: quality {chain.quality:.3f} at ${chain.cost * 1000:.4f} per 1k requests on "
         f"out-of-fold scores ({'met' if chain.met else 'NOT met'})"
     )
-    console.print(yaml.safe_dump({"cascade": chain.profile_yaml(str(output))}, sort_keys=False))
+    typer.echo(yaml.safe_dump({"cascade": chain.profile_yaml(str(output))}, sort_keys=False))

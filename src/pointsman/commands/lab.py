@@ -274,7 +274,7 @@ def eval_command(
 
         setup = Setup(
             Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets,
-            parse_cascades(cascades),
+            parse_cascades(cascades, names),
         )  # fmt: skip
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:

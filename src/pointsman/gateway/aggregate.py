@@ -7,7 +7,8 @@ a failed or late one does not vote) and the answer most of them give is returned
 otherwise the request is served as by any profile (one model, fallbacks down the ranking).
 
 Every call is recorded like a cascade's steps (`x-pointsman-cascade` header, the decision log's `cascade`
-column, its cost summed): outcome `chosen`, `outvoted`, `failed`, or `single` when no vote was held.
+column, its cost summed): outcome `accepted` (the answer returned), `outvoted` or `failed`; a request with no
+vote has one step.
 `pointsman_aggregate_requests_total{route, how}` counts fanned-out and single requests.
 """
 
@@ -107,7 +108,7 @@ class AggregateRunner:
         model, outcome = answered[pick]
         for step in trace.steps:
             if step.model == model:
-                step.outcome = "chosen"
+                step.outcome = "accepted"
         trace.served = model
         trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
         return Outcome(model=model, attempts=attempts, response=outcome.response)

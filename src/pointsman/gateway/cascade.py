@@ -41,6 +41,8 @@ class Step:
     cost_usd: float | None = None
     seconds: float = 0.0  # the upstream call
     code: str | None = None  # why a failed step failed
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,7 +181,11 @@ class CascadeRunner:
                 model, tuple(a[1] for a in answers), _completion_tokens(response), mean_logprob(response)
             )
             score = self.scorer.score(prompt, text, context)
-            trace.steps.append(Step(model, "answered", score, self._cost(model, response), seconds))
+            usage = response.get("usage") or {}
+            trace.steps.append(
+                Step(model, "answered", score, self._cost(model, response), seconds, None,
+                     _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
+            )  # fmt: skip
             answers.append((len(trace.steps) - 1, text, response))
             if k < last and self.policy.accepts(k, score):
                 return self._accept(trace, answers, len(answers) - 1, attempts, started, upstream)
@@ -215,7 +221,15 @@ class CascadeRunner:
             trace.steps[i].score = float(s)
         return self.policy.pick([float(s) for s in scores])
 
-    def _accept(self, trace, answers, n, attempts, started, upstream) -> Outcome:
+    def _accept(
+        self,
+        trace: CascadeTrace,
+        answers: list[tuple[int, str, dict]],
+        n: int,
+        attempts: list[Attempt],
+        started: float,
+        upstream: float,
+    ) -> Outcome:
         i, _, response = answers[n]
         step = trace.steps[i]
         step.outcome = "accepted"
@@ -297,7 +311,10 @@ def mean_logprob(response: Mapping[str, Any]) -> float | None:
 
 
 def _completion_tokens(response: Mapping[str, Any]) -> int | None:
-    value = (response.get("usage") or {}).get("completion_tokens")
+    return _int((response.get("usage") or {}).get("completion_tokens"))
+
+
+def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

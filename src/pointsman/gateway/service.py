@@ -322,7 +322,14 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
-            self.shared.finished(ex, prompt_t, completion_t, cost)  # spend, budgets, tokens per minute
+            if ex.cascade is not None:  # the cascade's other calls were paid for too
+                for step in ex.cascade.steps:
+                    if step.outcome != "accepted" and step.cost_usd is not None:
+                        self.metrics.usage(
+                            ex.route, step.model, step.prompt_tokens, step.completion_tokens, step.cost_usd
+                        )
+            paid = ex.cascade.cost_usd if ex.cascade is not None and ex.cascade.steps else cost  # every call
+            self.shared.finished(ex, prompt_t, completion_t, paid)  # spend, budgets, tokens per minute
             self.metrics.attempts(ex.attempts, ex.served)
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)
