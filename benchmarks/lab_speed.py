@@ -152,8 +152,9 @@ def warm_embeddings(prompts: list[str]) -> float:
     return time.perf_counter() - start if missing else 0.0
 
 
-def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of `pointsman eval --routers all` in a fresh process."""
+def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, exit code) of `pointsman eval --routers all` in a
+    fresh process. CPU time (user + system) shows how much of the wall time a busy machine gave it."""
     cmd = [sys.executable, "-c", "from pointsman.cli import main; main()", "eval", "--data", str(csv_path),
            "--routers", "all", "--cv", str(cv), "--bootstrap", str(bootstrap), "--out", str(out)]  # fmt: skip
     start = time.perf_counter()
@@ -161,7 +162,7 @@ def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int) -> tuple[float,
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss / 1024, proc.returncode
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -197,13 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         embedded = warm_embeddings(table.prompts)
         print(f"{n}x{m}: table built in {built:.0f} s ({path.stat().st_size / 2**20:.0f} MiB CSV), "
               f"embeddings of new texts {embedded:.0f} s", flush=True)  # fmt: skip
-        seconds, peak, code = run_eval(path, work / f"eval_{n}x{m}", args.cv, args.bootstrap)
+        seconds, cpu, peak, code = run_eval(path, work / f"eval_{n}x{m}", args.cv, args.bootstrap)
         target = TARGETS.get((n, m)) if args.cv == 5 else None
         ok = code == 0 and (target is None or seconds <= target)
         failed |= not ok
         verdict = "FAIL" if not ok else "OK" if target else "(no target at this size)"
         rows.append(f"{n:>6} x {m:<2} eval --routers all --cv {args.cv}: {seconds:7.1f} s "
-                    f"(target {'-' if target is None else f'{target:.0f} s'}), peak memory "
+                    f"(target {'-' if target is None else f'{target:.0f} s'}), CPU {cpu:.0f} s, load "
+                    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, peak memory "
                     f"{peak:,.0f} MiB, exit {code}: {verdict}")  # fmt: skip
         print(rows[-1], flush=True)
     print("\n".join(["", "lab speed:", *rows]))
