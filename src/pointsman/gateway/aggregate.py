@@ -75,7 +75,7 @@ class AggregateRunner:
                 selection.ranking, body, prompt_tokens=prompt_tokens, bodies=bodies
             )
             trace.steps.append(
-                Step(outcome.model, "single", cost_usd=self._cost(outcome.model, outcome.response))
+                Step(outcome.model, "accepted", cost_usd=self._cost(outcome.model, outcome.response))
             )
             trace.served = outcome.model
             trace.decision_s = time.perf_counter() - started
