@@ -51,8 +51,8 @@ class AggregateRunner:
             scored = {s.model: s for s in selection.candidates}
             if not all(m in scored for m in members):
                 return []
-            p = np.array([scored[m].quality for m in members])
-            extra = sum(scored[m].cost for m in members[1:])
+            p = np.array([_num(scored[m].quality) for m in members])
+            extra = sum(_num(scored[m].cost, 0.0) for m in members[1:])
             if not fan_out_gain(p) > self.lam * extra:
                 return []
         return members
@@ -70,6 +70,7 @@ class AggregateRunner:
         started = time.perf_counter()
         members = self.fan_out(body, selection)
         if not members:
+            trace.decision_s = time.perf_counter() - started
             self.metrics.labels(self.route, "single").inc()
             outcome = await dispatcher.complete(
                 selection.ranking, body, prompt_tokens=prompt_tokens, bodies=bodies
@@ -78,7 +79,6 @@ class AggregateRunner:
                 Step(outcome.model, "accepted", cost_usd=self._cost(outcome.model, outcome.response))
             )
             trace.served = outcome.model
-            trace.decision_s = time.perf_counter() - started
             return outcome
         self.metrics.labels(self.route, "fanned").inc()
         calls = [self._call(dispatcher, m, body, prompt_tokens, bodies) for m in members]
@@ -102,7 +102,7 @@ class AggregateRunner:
             )
         weights = None
         if self.config.weighted and selection is not None:
-            scored = {s.model: s.quality for s in selection.candidates}
+            scored = {s.model: _num(s.quality) for s in selection.candidates}
             weights = log_odds_weights(np.array([scored.get(m, np.nan) for m, _ in answered]))
         pick = vote([answer_text(o.response) for _, o in answered], weights)
         model, outcome = answered[pick]
@@ -134,6 +134,10 @@ class AggregateRunner:
         except BackendError as exc:
             attempts = list(getattr(exc, "attempts", ()) or [Attempt(model, "error", exc.code, exc.message)])
             return None, attempts, time.perf_counter() - t0
+
+
+def _num(value: float | None, missing: float = np.nan) -> float:
+    return missing if value is None else float(value)
 
 
 def build_aggregates(config: Any, registry: CollectorRegistry) -> dict[str, AggregateRunner]:
