@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pointsman.backends.base import BackendError
 from pointsman.backends.dispatch import AllBackendsFailed, Attempt, Outcome
 from pointsman.config.aggregate import AggregateConfig
-from pointsman.gateway.cascade import PER_TOKEN, CascadeTrace, Step, answer_text, last_user_text
+from pointsman.gateway.cascade import CascadeTrace, Step, answer_text, call_cost, last_user_text
 from pointsman.policy.aggregate import closed_form, fan_out_gain, log_odds_weights, vote
 
 
@@ -76,7 +76,11 @@ class AggregateRunner:
                 selection.ranking, body, prompt_tokens=prompt_tokens, bodies=bodies
             )
             trace.steps.append(
-                Step(outcome.model, "accepted", cost_usd=self._cost(outcome.model, outcome.response))
+                Step(
+                    outcome.model,
+                    "accepted",
+                    cost_usd=call_cost(self.prices, outcome.model, outcome.response),
+                )
             )
             trace.served = outcome.model
             return outcome
@@ -93,7 +97,7 @@ class AggregateRunner:
                 )
             else:
                 trace.steps.append(
-                    Step(m, "outvoted", cost_usd=self._cost(m, outcome.response), seconds=seconds)
+                    Step(m, "outvoted", cost_usd=call_cost(self.prices, m, outcome.response), seconds=seconds)
                 )
         if not answered:
             trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
@@ -112,14 +116,6 @@ class AggregateRunner:
         trace.served = model
         trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
         return Outcome(model=model, attempts=attempts, response=outcome.response)
-
-    def _cost(self, model: str, response: Mapping[str, Any]) -> float | None:
-        usage = response.get("usage") or {}
-        pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if model not in self.prices or not (isinstance(pt, int) or isinstance(ct, int)):
-            return None
-        pin, pout = self.prices[model]
-        return ((pt or 0) * pin + (ct or 0) * pout) * PER_TOKEN
 
     async def _call(self, dispatcher, model, body, prompt_tokens, bodies) -> tuple[Any, list[Attempt], float]:
         """(outcome or None, the attempts of a failure, seconds)."""

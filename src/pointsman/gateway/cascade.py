@@ -183,7 +183,7 @@ class CascadeRunner:
             score = self.scorer.score(prompt, text, context)
             usage = response.get("usage") or {}
             trace.steps.append(
-                Step(model, "answered", score, self._cost(model, response), seconds, None,
+                Step(model, "answered", score, call_cost(self.prices, model, response), seconds, None,
                      _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
             )  # fmt: skip
             answers.append((len(trace.steps) - 1, text, response))
@@ -248,14 +248,16 @@ class CascadeRunner:
         self.metrics.steps.labels(self.route, model, "failed").inc()
         return seconds
 
-    def _cost(self, model: str, response: dict) -> float | None:
-        usage = response.get("usage") or {}
-        pin, pout = self.prices.get(model, (math.nan, math.nan))
-        pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if not isinstance(pt, int) and not isinstance(ct, int):
-            return None
-        cost = ((pt or 0) * pin + (ct or 0) * pout) * PER_TOKEN
-        return cost if math.isfinite(cost) else None
+
+def call_cost(prices: Mapping[str, tuple[float, float]], model: str, response: Mapping) -> float | None:
+    """USD of one call from its usage and the model's prices per 1M tokens; None when either is unknown."""
+    usage = response.get("usage") or {}
+    pin, pout = prices.get(model, (math.nan, math.nan))
+    pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not isinstance(pt, int) and not isinstance(ct, int):
+        return None
+    cost = ((pt or 0) * pin + (ct or 0) * pout) * PER_TOKEN
+    return cost if math.isfinite(cost) else None
 
 
 def response_chunks(response: Mapping[str, Any], model: str, include_usage: bool) -> list[dict[str, Any]]:
