@@ -174,7 +174,7 @@ def test_a_lab_report_opens_as_curves(
 
     out = tmp_path / "eval"
     result = CliRunner().invoke(app, ["eval", "-d", str(shared_data / "routeprofile"), "-r", "random,best-single",
-                                      "--cv", "2", "--bootstrap", "0", "-o", str(out)])  # fmt: skip
+                                      "--cv", "2", "--bootstrap", "0", "--cascades", "none", "-o", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     browser.errors.clear()
     sign_in(browser, site, "admin")
