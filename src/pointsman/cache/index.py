@@ -85,6 +85,9 @@ class _HNSW:
     __slots__ = ("index", "keys", "labels", "next")
 
     def __init__(self, dim: int) -> None:
+        # onnxruntime first: loaded after usearch 2.26, it crashes the process (a native library clash,
+        # `python -c "import usearch.index; import onnxruntime"` segfaults); the encoder needs it later.
+        import onnxruntime  # noqa: F401
         from usearch.index import Index
 
         self.index: Any = Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_search=64)
