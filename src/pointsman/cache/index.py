@@ -90,7 +90,7 @@ class _HNSW:
         import onnxruntime  # noqa: F401
         from usearch.index import Index
 
-        self.index: Any = Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_search=64)
+        self.index: Any = Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_search=32)
         self.labels: dict[str, int] = {}
         self.keys: dict[int, str] = {}
         self.next = 0
@@ -117,7 +117,7 @@ class _HNSW:
     def search(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         if not self.labels:
             return []
-        found = self.index.search(vector, k)
+        found = self.index.search(vector, k, threads=1)
         return [
             Neighbour(self.keys[int(label)], 1.0 - float(dist))
             for label, dist in zip(found.keys, found.distances, strict=False)
