@@ -162,7 +162,7 @@ def fit(p: np.ndarray, correct: np.ndarray) -> tuple[float, int, int]:
     return best[1:]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/routeprofile"
@@ -174,7 +174,7 @@ def main() -> int:
     ap.add_argument(
         "--fresh", action="store_true", help="ask the model again instead of reusing cached answers"
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     items, shots = split_examples(load(args.data))
     items = [it for t in TASKS for it in [x for x in items if x["task"] == t][: args.per_task]]

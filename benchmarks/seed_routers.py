@@ -1,7 +1,8 @@
 """The routers from the literature (issue 13), each against the simple baseline the issue names for it.
 
 One line per method with its figure on real data (LLMRouter, 5-fold grouped CV, the lab's evaluation and
-cost model). Exits 1 when a built method is below its baseline:
+cost model; RouteProfile where a method needs answers or judgements). Exits 1 when a method is below its
+baseline:
 - graph (GraphRouter-style) and dual (RouterDC-style): at least the best single model's quality at <= 1x its
   cost (the router's quality-cost hull reaches best-single quality at a cost ratio <= 1);
 - session budgets: the paced policy (policy/session.py) at least matches an even split of the budget over
@@ -16,12 +17,18 @@ cost model). Exits 1 when a built method is below its baseline:
   5,000 LLMRouter prompts (learn/simulate.py, the same stream and warm-start router as the bandits of
   benchmarks/online_learning.py), with and without a drift (the best model's scores become the weakest's at
   request 2,500), at most the static router's in both; Thompson sampling is shown beside it;
-- methods of the issue not built yet are listed as such (they are not a pass).
+- prompt-strategy routing (policy/strategy.py): benchmarks/prompt_strategy.py (SmolLM2 answering RouteProfile's
+  multiple-choice prompts directly, with examples or step by step; the strategy chosen by the difficulty
+  signal): held-out accuracy at least the best single strategy's;
+- multi-model aggregation (policy/aggregate.py, evaluate/aggregation.py): on RouteProfile with its recorded
+  answers (5-fold grouped CV, the default router's out-of-fold predictions), a vote of the k best models on
+  closed-answer requests when the predicted gain pays for the extra calls, against the same router without
+  aggregation: max quality and AIQ at least its (lambda swept for both);
 New-model onboarding of the graph router against IRT's: `benchmarks/router_onboarding.py --router graph`
 and `--router irt` (minutes per held-out model; figures in docs/routers.md).
 
     python benchmarks/seed_routers.py [--data ../shared/data/llmrouter] [--cv 5] [--bootstrap 100]
-        [--methods graph,dual,personal,sessions]
+        [--methods graph,dual,personal,sessions,pheromone,aggregate,strategy]
 """
 
 from __future__ import annotations
@@ -42,17 +49,16 @@ from pointsman.evaluate.runner import Protocol, Setup, run_evaluation
 
 QUALITY_ROUTERS = {"graph": "GraphRouter (ICLR 2025)", "dual": "RouterDC (NeurIPS 2024)"}
 HARD_TASKS = ["math", "gpqa", "agentverse-logicgrid", "human_eval"]
-METHODS = ("graph", "dual", "personal", "sessions", "pheromone")
+METHODS = ("graph", "dual", "personal", "sessions", "pheromone", "aggregate", "strategy")
+# Tasks whose answers are option letters or numbers (a gateway reads this off the request; the lab's prompts
+# are the bare questions).
+CLOSED_TASKS = {"mmlu", "commonsense_qa", "openbook_qa", "arc_challenge", "gsm8k", "agentverse-mgsm"}
 # Simulated tenants: the task families of RouteProfile's pairwise judgements.
 TENANTS = {
     "reasoning": {"agentverse-logicgrid", "agentverse-mgsm", "gsm8k"},
     "knowledge": {"mmlu", "commonsense_qa", "openbook_qa", "arc_challenge", "natural_qa", "trivia_qa"},
     "build": {"mbpp", "human_eval", "commongen"},
 }
-NOT_BUILT = [
-    "prompt-strategy routing (RoutingGen)",
-    "multi-model aggregation (Router-R1 / FusionFactory / TCAR)",
-]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         misses += not personalised(Path(args.data).parent / "routeprofile", seed=args.seed, console=console)
     if "sessions" in wanted:
         misses += not session_budgets(data, seed=args.seed, console=console)
+    if "strategy" in wanted:
+        misses += not prompt_strategy(console)
+    if "aggregate" in wanted:
+        misses += not aggregation(Path(args.data).parent / "routeprofile", args, console)
     if "pheromone" in wanted:
         misses += not pheromone(args.data, seed=args.seed, console=console)
-    for method in NOT_BUILT:
-        console.print(f"---- {method}: not built yet")
     console.print(f"{(time.perf_counter() - start) / 60:.1f} min")
     return 1 if misses else 0
 
@@ -113,6 +121,66 @@ def quality_routers(
             f"{'never' if ratio is None else f'{ratio:.3f}x'} its cost (baseline: <= 1x)"
         )
     return misses
+
+
+def prompt_strategy(console: Console) -> bool:
+    """The prompt-strategy line (benchmarks/prompt_strategy.py; its answers are cached under runs/)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "prompt_strategy", Path(__file__).with_name("prompt_strategy.py")
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    ok = module.main([]) == 0
+    console.print(
+        f"{'OK  ' if ok else 'MISS'} strategy RoutingGen-style: direct / few-shot / CoT chosen by difficulty on "
+        "SmolLM2 (figures above; baseline: >= the best single strategy, held out)"
+    )
+    return ok
+
+
+def aggregation(folder: Path, args: argparse.Namespace, console: Console) -> bool:
+    """The aggregation line; True when voting reaches the non-aggregated router's max quality and AIQ."""
+    from pointsman.evaluate.aggregation import route
+    from pointsman.evaluate.crossval import default_router_name
+    from pointsman.evaluate.metrics import aiq, nondecreasing_hull
+
+    ds = load_dataset(folder)
+    closed = np.array([t in CLOSED_TASKS for t in ds.tasks])
+    name = default_router_name() or "knn"
+    pred = predict_held_out(RouterSpec(name, {}), ds, group_kfold(ds, args.cv, args.seed))
+    lams = np.concatenate([[0.0], np.geomspace(1, 1e5, 40)])
+    mean_cost = np.nanmean(ds.cost, axis=0)
+    rng = np.random.default_rng(args.seed)
+    boots = [rng.integers(0, ds.n_prompts, ds.n_prompts) for _ in range(args.bootstrap)]
+
+    def curve(rows: np.ndarray, outcomes: list) -> tuple[float, float]:
+        c = np.array([o.cost[rows].mean() for o in outcomes])
+        q = np.array([o.quality[rows].mean() for o in outcomes])
+        return float(q.max()), aiq(*nondecreasing_hull(c, q), mean_cost.min(), mean_cost.max())
+
+    runs = {}
+    for mode, k in (("single", 1), ("gated", 3), ("gated", 5), ("always", 3)):
+        outcomes = [
+            route(pred.quality, pred.cost, ds.quality, ds.cost, ds.responses, closed, lam, k=k, mode=mode)
+            for lam in lams
+        ]
+        runs[(mode, k)] = (curve(np.arange(ds.n_prompts), outcomes), [curve(b, outcomes) for b in boots])
+    (base_q, base_aiq), base_boot = runs.pop(("single", 1))
+    for (mode, k), ((mq, a), boot) in runs.items():
+        dq = np.percentile([b[0] - s[0] for b, s in zip(boot, base_boot)], [2.5, 97.5])
+        console.print(
+            f"     aggregate {mode} k={k}: max quality {mq:.4f} (diff [{dq[0]:+.4f}, {dq[1]:+.4f}]), AIQ {a:.4f}"
+        )
+    ok = runs[("gated", 3)][0][0] >= base_q and runs[("gated", 3)][0][1] >= base_aiq
+    console.print(
+        f"{'OK  ' if ok else 'MISS'} aggregate Router-R1/FusionFactory/TCAR-style (vote of the k=3 best on "
+        f"closed answers, gated by predicted gain): max quality {runs[('gated', 3)][0][0]:.4f}, AIQ "
+        f"{runs[('gated', 3)][0][1]:.4f} vs the {name} router alone {base_q:.4f}, {base_aiq:.4f} (baseline: "
+        ">= both)"
+    )
+    return ok
 
 
 def pheromone(data: str, *, seed: int, console: Console, seeds: int = 5, steps: int = 5000) -> bool:

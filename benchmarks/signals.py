@@ -11,7 +11,11 @@ while timing. Targets (exit 1 when one is missed):
   - PII p50 <= 2 ms and every learned / embedding signal p50 <= 2 ms with the request embedding computed;
   - PII precision and recall >= 0.95 per structured type, on presidio-research's synthetic set and on
     faker-generated text (with hard negatives).
-Learned signals (trained classifiers) add their rows in the LEARNED section below.
+Learned signals (trained classifiers) add their rows in the LEARNED section below. The guards section
+(signals_guards.py, issue 15): harm / privacy p50 <= 300 us with the embedding computed, their held-out and
+cross-source figures, names/addresses precision/recall, answer-side check p50 <= 3 ms for a 300-token answer.
+
+    python benchmarks/signals.py --only guards     # just that section
 """
 
 from __future__ import annotations
@@ -401,6 +405,8 @@ def classifiers_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: in
     embeddings = encoder.encode([RequestView(b).embedding_text for b in bodies], progress=True)
     rows: list[Row] = []
     for name, spec in store.KINDS.items():
+        if name in ("harm", "privacy"):
+            continue  # the guards section (signals_guards.py)
         source = data / "llmrouter" if name in ("domain", "difficulty") else data
         console.print(f"  training {name}")
         t0 = time.perf_counter()
@@ -429,6 +435,17 @@ def classifiers_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: in
 LEARNED.append(("classifiers", classifiers_section))
 
 
+def guards_section(data: Path, bodies: Sequence[dict[str, Any]], rounds: int, quick: bool) -> list[Row]:
+    """Harm, privacy, names/addresses and the answer-side checks (benchmarks/signals_guards.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import signals_guards
+
+    return signals_guards.guards_section(data, bodies, rounds, quick, Row, latency_rows, time_signal)
+
+
+LEARNED.append(("guards", guards_section))
+
+
 # -- main ----------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -440,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-embeddings", action="store_true", help="skip the sections that need the encoder"
     )
+    parser.add_argument("--only", choices=[name for name, _ in LEARNED], help="run one learned section only")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         console.print(f"[red]data folder not found: {args.data}[/red]")
@@ -453,11 +471,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for s in build_signals(None).values():
         s.compute(RequestView(bodies[0]))
 
-    rows = heuristic_section(bodies, rounds) + token_estimate_rows(args.data) + code_detection_rows(args.data)
-    rows += pii_section(args.data, bodies, rounds, args.quick)
-    if not args.no_embeddings:
+    rows: list[Row] = []
+    if args.only is None:
+        rows += heuristic_section(bodies, rounds) + token_estimate_rows(args.data) + code_detection_rows(args.data)
+        rows += pii_section(args.data, bodies, rounds, args.quick)
+    if not args.no_embeddings and args.only is None:
         rows += routes_section(args.data, bodies, rounds, args.quick, rng)
     for name, section in LEARNED:
+        if args.only is not None and name != args.only:
+            continue
         console.print(f"learned section: {name}")
         rows += section(args.data, bodies, rounds, args.quick)
 

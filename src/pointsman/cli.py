@@ -19,7 +19,7 @@ def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
 _option_type = getattr(typer.core.TyperOption, "display_type_rich", None)
 if _option_type is not None:  # older typers print no types at all
     typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
-from pointsman.commands import cache, data, explain, gateway, lab, learn, signals, usage
+from pointsman.commands import cache, cascade, data, explain, gateway, lab, learn, signals, usage
 
 app = typer.Typer(
     name="pointsman",
@@ -52,6 +52,7 @@ signals.register(app)
 explain.register(app)
 learn.register(app)
 usage.register(app)
+cascade.register(app)
 cache.register(app)
 
 

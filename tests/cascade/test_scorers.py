@@ -92,3 +92,10 @@ def test_bad_input_is_refused(tmp_path: Path, routeprofile):
 
     with pytest.raises(ValueError, match="has no recorded responses"):
         ScoringExamples.from_dataset(replace(routeprofile, responses=None))
+
+
+def test_the_fast_path_scores_as_the_design_matrix(split, held_out):
+    """The gateway's per-request path gives the lab's numbers (hash rows, no sparse stacking)."""
+    scorer = make_scorer("learned").fit(ScoringExamples.from_dataset(split[0], context_sizes=(0, 1)))
+    p, a, c = held_out.prompts[:60], held_out.answers[:60], held_out.contexts[:60]
+    np.testing.assert_allclose(scorer.score_many(p, a, c), scorer.predict_matrix(scorer._features(p, a, c)))

@@ -18,6 +18,7 @@ from pointsman.cli import app
 from pointsman.config.limits import BudgetsConfig
 from pointsman.gateway.auth import hash_key
 from pointsman.gateway.budgets import estimate_usage, period
+from pointsman.state.batch import INTERVAL
 
 from .servers import backends_yaml
 
@@ -60,7 +61,7 @@ def test_a_hard_budget_answers_429_naming_it(ups, start_gateway) -> None:
         if resp.status_code != 200:
             break
         spent += cost_of(resp)
-        time.sleep(0.05)  # spend is counted just after the answer
+        time.sleep(INTERVAL + 0.1)  # spend/tokens are written in batches
     assert statuses[-1] == 429
     assert spent >= 0.05 and spent - cost_of(post(gw, "g1")) < 0.05  # stopped by the first request past it
     refused = post(gw, "a1")
@@ -87,7 +88,7 @@ def test_the_remaining_share_steers_routing(ups, start_gateway) -> None:
         assert resp.status_code == 200  # a soft budget never refuses
         served.append((spent, resp.headers["x-pointsman-model"]))
         spent += cost_of(resp)
-        time.sleep(0.05)
+        time.sleep(INTERVAL + 0.1)  # spend/tokens are written in batches
     assert all(model == "m2" for s, model in served if s < 0.1 - 0.005)
     assert all(model == "m0" for s, model in served if s >= 0.1 + 0.005)
     assert served[-1][1] == "m0"
@@ -146,3 +147,52 @@ def test_pointsman_usage_reads_the_shared_spend(redis_server, ups, start_gateway
     assert table.exit_code == 0 and "globex" in table.output and "acme" not in table.output
     bad = CliRunner().invoke(app, ["usage", str(path), "--days", "0"])
     assert bad.exit_code == 2
+
+
+def test_pointsman_usage_errors(tmp_path) -> None:
+    base = {"backends": [{"name": "m", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]}
+    no_path = tmp_path / "embedded.yaml"
+    no_path.write_text(yaml.safe_dump(base))
+    result = CliRunner().invoke(app, ["usage", str(no_path)])
+    assert result.exit_code == 2 and "without a path" in result.output
+    down = tmp_path / "down.yaml"
+    down.write_text(yaml.safe_dump({**base, "state": {"kind": "redis", "url": "redis://127.0.0.1:9/0"}}))
+    result = CliRunner().invoke(app, ["usage", str(down)])
+    assert result.exit_code == 1 and "unreachable" in result.output
+
+
+def test_budgets_and_tenant_limits_name_keys_and_tenants_that_exist() -> None:
+    from pointsman.config.loader import ConfigError, parse_config
+
+    base = {"backends": [{"name": "m", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]}
+    with pytest.raises(ConfigError) as off:
+        parse_config(yaml.safe_dump({**base, "budgets": {"tenants": {"acme": {"usd": 1}}}}), source="t.yaml")
+    assert "budgets.tenants: applies to API keys: needs auth.enabled" in str(off.value)
+    auth = {"enabled": True, "keys": [{"id": "alice", "tenant": "acme", "sha256": hash_key("pm-a")}]}
+    typos = {
+        **base,
+        "auth": auth,
+        "budgets": {"keys": {"alcie": {"usd": 1}}, "tenants": {"acme": {"usd": 1}}},
+        "limits": {"tenants": {"acne": {"requests_per_minute": 5}}},
+    }
+    with pytest.raises(ConfigError) as bad:
+        parse_config(yaml.safe_dump(typos), source="t.yaml")
+    text = "\n".join(p.render("t.yaml") for p in bad.value.problems)
+    assert "budgets.keys.alcie: no auth.keys[] has the id 'alcie' (known: alice)" in text
+    assert "limits.tenants.acne: no auth.keys[] has the tenant 'acne' (known: acme)" in text
+    assert "budgets.tenants" not in text  # acme exists
+
+
+def test_pointsman_usage_reads_an_embedded_state_file(ups, start_gateway, tmp_path) -> None:
+    state = {"path": str(tmp_path / "state.db"), "flush_interval": 0.05}
+    cfg = config(ups, {"tenants": {"acme": {"usd": 5, "period": "month"}}}, state=state)
+    gw = start_gateway(cfg)
+    cost = sum(cost_of(post(gw, k)) for k in ("a1", "a2"))
+    time.sleep(INTERVAL + 0.3)  # batched into the state, then flushed to the file
+    path = tmp_path / "gw.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["usage", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [(r["tenant"], r["requests"]) for r in out["usage"]] == [("acme", 2)]
+    assert out["budgets"][0]["spent"] == pytest.approx(cost)

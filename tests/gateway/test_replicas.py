@@ -1,7 +1,8 @@
 """Three gateway replicas as real processes (`pointsman serve`) sharing one real redis-server, real HTTP
-against local upstreams: a rate limit holds globally (exactly: one atomic take per request, so the stated
-tolerance is 0), a breaker one replica opens is open in all within a second, a budget runs out for every
-replica at once; and `serve --workers 2` shares the state between its processes."""
+against local upstreams: a rate limit holds globally (one atomic take per request, so within a minute the
+stated tolerance is 0; benchmarks/scale_out.py measures it over minutes), a breaker one replica opens is open
+in all (they sync every 0.25 s), a budget runs out for every replica at once; and `serve --workers 2` shares
+the state between its processes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from pointsman.gateway.auth import hash_key
+from pointsman.state.batch import INTERVAL
 from pointsman.testing.redis import RedisServer
 from pointsman.testing.replicas import GatewayProcess
 
@@ -78,16 +80,12 @@ def ask(url: str, key: str, model: str = "auto") -> httpx.Response:
 
 def test_a_rate_limit_holds_across_three_replicas(ups, replicas) -> None:
     urls = [r.url for r in replicas] * 30  # 90 requests, 30 to each replica, 12 at a time
-    started = time.time()
     with ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(lambda u: ask(u, "lim").status_code, urls))
-    elapsed = time.time() - started
-    # The key's 30 per minute, globally, not 30 per replica. Within one minute bucket exactly 30; a run that
-    # crosses into the next bucket gets 30 x (seconds into it) / 60 more, as a sliding window should.
-    crossed = int(time.time() // 60) != int(started // 60)
-    extra = int(30 * elapsed / 60) if crossed else 0
-    assert 30 <= statuses.count(200) <= 30 + extra, (statuses.count(200), elapsed)
-    assert statuses.count(429) == 90 - statuses.count(200)
+    # The key's 30 per minute, globally, not 30 per replica: exactly 30 (the run takes seconds, so nothing
+    # has left the one-minute window yet; each take is one atomic script in Redis).
+    assert statuses.count(200) == 30
+    assert statuses.count(429) == 60
     per_replica = [statuses[i::3].count(200) for i in range(3)]
     assert sum(per_replica) == 30 and all(n > 0 for n in per_replica)  # every replica took its share
 
@@ -98,7 +96,7 @@ def test_a_breaker_opened_by_one_replica_is_seen_by_all(ups, replicas) -> None:
         one, *others = replicas
         assert [ask(one.url, "brk", "m1").status_code for _ in range(3)] == [502, 502, 503]
         calls = len(ups[1].requests())
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 5.0  # they sync every 0.25 s; slack for a loaded machine
         for other in others:
             while (
                 httpx.get(other.url + "/ready", headers={"authorization": "Bearer pm-ops"}).json()[
@@ -124,7 +122,7 @@ def test_a_budget_runs_out_for_every_replica(ups, replicas) -> None:
             break
         answered += 1
         spent += resp.json()["usage"]["total_tokens"] * 0.001
-        time.sleep(0.05)  # spend is counted right after the answer
+        time.sleep(INTERVAL + 0.1)  # spend/tokens are written in batches
     assert resp.status_code == 429 and resp.json()["error"]["code"] == "budget_exceeded"
     assert answered >= 3 and spent >= 0.05  # every replica served some before it ran out
     for r in replicas:

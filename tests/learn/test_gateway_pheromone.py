@@ -72,10 +72,18 @@ def test_pheromone_in_the_gateway(upstreams, subset, tmp_path) -> None:
             assert r.status_code == 200, r.text
         selector = gw.gateway.profiles["trails"].selector
         start = selector.config.start
+
+        def learned_from() -> float:
+            lines = httpx.get(gw.url + "/metrics").text.splitlines()
+            rows = [
+                x for x in lines if x.startswith("pointsman_bandit_feedback_total{") and 'route="trails"' in x
+            ]
+            return sum(float(x.rsplit(" ", 1)[1]) for x in rows)
+
+        until(lambda: learned_from() == len(ids))  # every score laid (the updater runs in the background)
         # Every served model's trail on every task it served fell below the start: failures lay nothing.
         served = {(logged[rid].context["task"], MODELS.index(logged[rid].served_model)) for rid in ids}
         until(lambda: all(selector.colony.trails.get(t, [start] * 3)[a] < start for t, a in served))
-        assert "pointsman_bandit_feedback_total{model=" in httpx.get(gw.url + "/metrics").text
         learned = {t: v.copy() for t, v in selector.colony.trails.items()}
     with BackgroundGateway(parse_config(text, base_dir=tmp_path)) as again:
         resumed = again.gateway.profiles["trails"].selector.colony.trails

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pointsman.routers.features import LEXICAL_NAMES, NGRAM_COLUMNS, hashed_ngrams, lexical_features
 from pointsman.routers.fitting import ScoreScale, fit_logistic, model_priors, shrunk_means, softmax
@@ -34,10 +37,14 @@ def test_gate_proba_matches_the_fitted_matrix(llmrouter_small) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(llmrouter_small.n_prompts, 5))
     names, labels = group_labels(llmrouter_small.tasks, x, min_size=5, seed=0)
-    gate = Gate.fit(names, labels, gate_matrix(x, llmrouter_small.prompts, 2.0), reg=0.1)
+    gate = Gate.fit(names, labels, x, llmrouter_small.prompts, 2.0, reg=0.1)
     direct = gate.proba(x, llmrouter_small.prompts, 2.0)
     via_matrix = softmax(np.asarray(gate_matrix(x, llmrouter_small.prompts, 2.0) @ gate.w) + gate.b)
     np.testing.assert_allclose(direct, via_matrix, rtol=1e-5, atol=1e-6)
+    one_by_one = np.vstack(
+        [gate.proba(x[i : i + 1], llmrouter_small.prompts[i : i + 1], 2.0) for i in range(10)]
+    )
+    np.testing.assert_allclose(one_by_one, direct[:10], rtol=1e-5, atol=1e-6)
     assert (direct.argmax(axis=1) == labels).mean() > 0.9  # in-sample: the n-grams give tasks away
 
 
@@ -73,3 +80,61 @@ def test_priors_and_scales() -> None:
     assert (scale.lo, scale.hi) == (2.0, 10.0)
     np.testing.assert_allclose(scale.from_unit(scale.to_unit(np.array([3.0, 7.0]))), [3.0, 7.0])
     assert ScoreScale.of(np.array([[0.2, 0.9]])) == ScoreScale()
+
+
+def test_numpy_lbfgs_reaches_scipys_optimum() -> None:
+    from scipy.optimize import minimize
+
+    from pointsman.routers.fitting import lbfgs
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20))
+    y = (x @ rng.normal(size=20) + rng.normal(size=300) > 0).astype(float)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w
+        value = float(np.mean(np.logaddexp(0, z) - y * z) + 0.05 * w @ w)
+        return value, x.T @ (1 / (1 + np.exp(-z)) - y) / len(y) + 0.1 * w
+
+    ours = lbfgs(loss, np.zeros(20), 300)
+    ref = minimize(loss, np.zeros(20), jac=True, method="L-BFGS-B").x
+    assert loss(ours)[0] == pytest.approx(loss(ref)[0], abs=1e-9)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_gates_are_shared_and_warm_starts_reach_the_same_gate(llmrouter_small) -> None:
+    from pointsman.routers.gating import fitted_gate
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(llmrouter_small.n_prompts, 5))
+    names, labels = group_labels(llmrouter_small.tasks, x, min_size=5, seed=0)
+    cold = fitted_gate(names, labels, x, llmrouter_small.prompts, 2.0, 0.1)
+    assert fitted_gate(names, labels, x, llmrouter_small.prompts, 2.0, 0.1) is cold
+    half = np.arange(len(labels)) % 2 == 0
+    other = Gate.fit(
+        names, labels[half], x[half], [p for p, h in zip(llmrouter_small.prompts, half) if h], 2.0, 0.1
+    )
+    warm = Gate.fit(names, labels, x, llmrouter_small.prompts, 2.0, 0.1, init=other)
+    np.testing.assert_allclose(
+        warm.proba(x, llmrouter_small.prompts, 2.0), cold.proba(x, llmrouter_small.prompts, 2.0), atol=2e-3
+    )
+
+
+def test_mixture_neighbours_blend(llmrouter_small, tmp_path: Path) -> None:
+    from pointsman.routers.base import Router
+    from pointsman.routers.registry import make_router
+
+    with pytest.raises(ValueError, match="neighbours must be >= 0"):
+        make_router("mixture", neighbours=-1).fit(llmrouter_small)
+    pair = llmrouter_small.select_models(["llama-3.1-nemotron-51b-instruct", "gemma-2-9b-it"])
+    router = make_router("mixture").fit(pair)
+    assert 0.0 <= router.knn_weight_ <= 1.0 and 0.0 <= router.trust_ <= 1.0
+    if router.knn_weight_ == 0.0:
+        assert len(router.nodes_) == 0  # nothing unused is carried
+    else:
+        assert router.nodes_.shape == (pair.n_prompts, router.featurizer_.embedding_dim)
+    queries = llmrouter_small.prompts[:20]
+    path = router.save(tmp_path / "m.router")
+    np.testing.assert_allclose(Router.load(path).predict(queries), router.predict(queries))
+    none = make_router("mixture", neighbours=0).fit(pair)
+    assert none.knn_weight_ == 0.0

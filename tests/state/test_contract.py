@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from pointsman.state import EmbeddedState, SharedState
-from pointsman.state.base import window_buckets, window_retry_after
+from pointsman.state.base import SLOTS, window_retry_after, window_slots, window_sum
 
 
 async def test_incr_adds_and_expires(store: SharedState) -> None:
@@ -47,17 +47,17 @@ async def test_values_set_get_delete_scan(store: SharedState) -> None:
 
 
 async def test_window_take_enforces_the_limit_atomically(store: SharedState) -> None:
-    t = 1_200_000.0  # the start of a bucket of 60 s (60 x 20,000)
+    t = 1_200_000.0  # the start of a bucket (buckets of 60 / 12 = 5 s)
     results = await asyncio.gather(
         *(store.window_take("rpm", 1, window=60, limit=10, now=t + 1) for _ in range(25))
     )
     assert sum(r.allowed for r in results) == 10
     refused = [r for r in results if not r.allowed]
     assert all(r.total == 10 and r.retry_after > 0 for r in refused)
-    # The previous bucket's 10 weigh 1 - 30/60 = 0.5 halfway through the next bucket: room for 5 more.
-    allowed = [await store.window_take("rpm", 1, window=60, limit=10, now=t + 90) for _ in range(8)]
-    assert sum(r.allowed for r in allowed) == 5
-    assert await store.window_total("rpm", window=60, now=t + 90) == pytest.approx(10.0)
+    # 61 s later the bucket holding the 10 is leaving the window: 1 s of its 5 gone, it weighs 0.8: room for 2.
+    allowed = [await store.window_take("rpm", 1, window=60, limit=10, now=t + 61) for _ in range(8)]
+    assert sum(r.allowed for r in allowed) == 2
+    assert await store.window_total("rpm", window=60, now=t + 61) == pytest.approx(10.0)
     assert await store.window_total("rpm", window=60, now=t + 200) == 0.0
 
 
@@ -69,16 +69,32 @@ async def test_window_without_limit_always_adds(store: SharedState) -> None:
 
 
 def test_retry_after_is_when_the_amount_fits() -> None:
-    window, limit = 60.0, 10.0
-    t = 1_200_000.0 + 90  # halfway through a bucket; the previous one held 10, this one 5
-    previous, current = 10.0, 5.0
-    wait = window_retry_after(previous, current, 1, limit, t, window)
-    # fits when 10 * w + 5 + 1 <= 10, w <= 0.4: w is 0.5 now and falls 1/60 per second: 6 s.
-    assert wait == pytest.approx(6.0)
-    _index, weight = window_buckets(t + wait, window)
-    assert previous * weight + current + 1 == pytest.approx(limit)
-    # The current bucket alone is full: not before the next bucket, then until its share has shrunk.
-    assert window_retry_after(0.0, 10.0, 1, limit, 1_200_000.0, window) == pytest.approx(60 + 6)
+    # The oldest bucket held 10 and half of it is still in the window; the current one holds 5.
+    counts = [10.0] + [0.0] * (SLOTS - 1) + [5.0]
+    wait = window_retry_after(counts, 0.5, 1, 10, 60)
+    # fits when 10 * w + 5 + 1 <= 10, w <= 0.4: w falls from 0.5 by 1/5 a second: 0.5 s.
+    assert wait == pytest.approx(0.5)
+    assert window_sum(counts, 0.5 - wait / 5) + 1 == pytest.approx(10)
+    # The current bucket alone is full: not before it is the oldest (12 buckets on), then until 1 of its 10
+    # has left.
+    assert window_retry_after([0.0] * SLOTS + [10.0], 1.0, 1, 10, 60) == pytest.approx(60 + 0.5)
+    assert window_retry_after([0.0] * (SLOTS + 1), 1.0, 11, 10, 60) == pytest.approx(65)  # never fits
+    index, weight = window_slots(1_200_000.0 + 61, 60)
+    assert index == 1_200_061 // 5 and weight == pytest.approx(0.8)
+
+
+async def test_a_limit_holds_in_any_window_after_a_quiet_spell(store: SharedState) -> None:
+    """A burst at the end of one minute and another at the start of the next: never much more than the
+    limit in any 60 s (two-bucket windows let up to twice through here)."""
+    t = 1_200_000.0
+    admitted = []
+    for step in range(1200):  # 2 requests a second for 10 minutes of virtual time, limit 60 a minute
+        now = t + 55 + step * 0.5
+        if (await store.window_take("burst", 1, window=60, limit=60, now=now)).allowed:
+            admitted.append(now)
+    worst = max(sum(1 for x in admitted if a <= x < a + 60) for a in admitted)
+    assert worst <= 60 * 1.05
+    assert len(admitted) >= 60 * 9  # and it admits the limit's rate
 
 
 async def test_embedded_state_survives_a_restart(tmp_path) -> None:
@@ -114,3 +130,27 @@ async def test_window_take_all_is_all_or_none(store: SharedState) -> None:
     assert await store.window_total("tenant", window=60, now=t + 1) == 2
     assert await store.window_total("key", window=60, now=t + 1) == 2
     assert await store.window_take_all([], window=60, now=t) == []
+
+
+async def test_incr_many(store: SharedState) -> None:
+    await store.incr("m:a", 1.0)
+    await store.incr_many([("m:a", 2.0, 60), ("m:b", 0.5, 0.05), ("m:b", 0.25, 0.05)])
+    assert await store.number("m:a") == 3.0
+    assert await store.number("m:b") == 0.75
+    await asyncio.sleep(0.08)
+    assert await store.number("m:b") == 0.0  # the TTL given when the pipeline created it
+    await store.incr_many([])
+
+
+async def test_embedded_state_does_not_persist_window_buckets(tmp_path) -> None:
+    path = tmp_path / "state.db"
+    first = EmbeddedState(path, flush_interval=10)
+    await first.start()
+    await first.window_take("rpm", 1, window=60, limit=5)
+    await first.incr("spend:t", 1.0)
+    await first.close()
+    second = EmbeddedState(path)
+    await second.start()
+    assert await second.window_total("rpm", window=60) == 0.0
+    assert await second.number("spend:t") == 1.0
+    await second.close()

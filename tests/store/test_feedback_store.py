@@ -77,7 +77,7 @@ def test_bad_records_are_refused() -> None:
 def test_version_2_log_is_migrated(tmp_path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    v2 = [c for c in COLUMNS if c not in (*ADDED_COLUMNS[3], *ADDED_COLUMNS[4])]
+    v2 = [c for c in COLUMNS if c not in (*ADDED_COLUMNS[3], *ADDED_COLUMNS[4], *ADDED_COLUMNS[5])]
     db.executescript(
         f"CREATE TABLE decisions ({', '.join(v2)});"
         "CREATE TABLE pointsman_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -89,7 +89,7 @@ def test_version_2_log_is_migrated(tmp_path) -> None:
     log.add_feedback(FeedbackRecord("req_1", 1.0, 1.0))
     log.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == str(SCHEMA_VERSION) == "4"
+        assert db.execute("SELECT value FROM pointsman_meta").fetchone()[0] == str(SCHEMA_VERSION) == "5"
     assert len(log.feedback()) == 1
     with sqlite3.connect(path) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}

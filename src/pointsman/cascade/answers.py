@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -22,7 +23,7 @@ _LEADING_LETTER = re.compile(r"^\s*(?:\(([A-J])\)|\[([A-J])\]|\*\*([A-J])\*\*|([
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _NUMBER_CUE = re.compile(r"(?:####|answer is|answer:|=)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 _CODE_BLOCK = re.compile(
-    r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|$)|\[BEGIN\]\s*\n(.*?)(?:\[DONE\]|$)", re.DOTALL | re.I
+    r"```[a-zA-Z0-9_+-]*\n(.*?)(?:```|$)|\[BEGIN\]\s*\n(.*?)(?:\[DONE\]|$)", re.DOTALL | re.IGNORECASE
 )
 _COMMENT = re.compile(r"#[^\n]*|\"\"\"(?:.|\n)*?\"\"\"|'''(?:.|\n)*?'''")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -40,6 +41,7 @@ REFUSALS = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # a cascade compares each answer with every other: normalise each once
 def final_answer(answer: str) -> str:
     """The answer's final answer, normalised: `L:B`, `N:1596`, `C:<code>` or `T:<first words>`."""
     text = answer.strip()

@@ -20,6 +20,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -297,28 +298,69 @@ class LearnedScorer(AnswerScorer):
 
     name = "learned"
 
-    def __init__(self, agreement: bool = True, dims: int = 1024, c: float = 0.5) -> None:
+    def __init__(
+        self, agreement: bool = True, dims: int = 1024, per_model: int = 256, c: float = 0.1
+    ) -> None:
         self.agreement = agreement
         self.dims = dims
+        self.per_model = per_model  # dims of a per-model copy of the prompt embedding (0: none)
         self.c = c
 
     def _params(self) -> dict[str, Any]:
-        return {"agreement": self.agreement, "dims": self.dims, "c": self.c}
+        return {"agreement": self.agreement, "dims": self.dims, "per_model": self.per_model, "c": self.c}
 
     def static_features(self, prompts, answers, contexts):
         hasher = _hasher(self.dims)
         facts = np.array(
             [answer_facts(p, a, c.completion_tokens).vector() for p, a, c in zip(prompts, answers, contexts)]
         ).reshape(len(answers), N_FACTS)
-        dense = np.hstack([self._model_onehot(contexts), facts, _logprob_features(contexts)])
-        return sparse.hstack(
-            [sparse.csr_matrix(dense), hasher.transform(prompts), hasher.transform(answers)], format="csr"
-        )
+        onehot = self._model_onehot(contexts)
+        dense = np.hstack([onehot, facts, _logprob_features(contexts)])
+        blocks = [sparse.csr_matrix(dense), hasher.transform(prompts), hasher.transform(answers)]
+        if self.per_model:
+            # which prompts this model answers well: the prompt embedding in the model's own columns
+            small = _hasher(self.per_model).transform(prompts)
+            blocks += [small.multiply(onehot[:, [k]]) for k in range(onehot.shape[1])]
+        return sparse.hstack(blocks, format="csr")
 
     def agreement_features(self, agree: np.ndarray, contexts: Sequence[AnswerContext]) -> np.ndarray | None:
         if not self.agreement:
             return None
         return np.hstack([agree, self._model_onehot(contexts) * agree[:, 1:2]])
+
+    def score_many(
+        self, prompts: Sequence[str], answers: Sequence[str], contexts: Sequence[AnswerContext]
+    ) -> np.ndarray:
+        """The same numbers as the design matrix gives, block by block without building it: each distinct
+        prompt is hashed once, and no sparse matrix is stacked (the gateway scores 1-3 answers a step)."""
+        self._check_fitted()
+        if not (len(prompts) == len(answers) == len(contexts)):
+            raise ValueError(f"{len(prompts)} prompts, {len(answers)} answers, {len(contexts)} contexts")
+        n = len(answers)
+        if not n:
+            return np.zeros(0)
+        m, coef = len(self.models_), self.coef_
+        distinct = list(dict.fromkeys(prompts))
+        which = np.array([distinct.index(p) for p in prompts])
+        onehot = self._model_onehot(contexts)
+        facts = np.array(
+            [answer_facts(p, a, c.completion_tokens).vector() for p, a, c in zip(prompts, answers, contexts)]
+        ).reshape(n, N_FACTS)
+        dense = np.hstack([onehot, facts, _logprob_features(contexts)])
+        at = dense.shape[1]
+        z = dense @ coef[:at] + self.intercept_
+        z += (_prompt_rows(distinct, self.dims) @ coef[at : at + self.dims])[which]
+        z += hashed(answers, self.dims) @ coef[at + self.dims : at + 2 * self.dims]
+        at += 2 * self.dims
+        if self.per_model:
+            block = coef[at : at + m * self.per_model].reshape(m, self.per_model)
+            per = _prompt_rows(distinct, self.per_model) @ block.T  # (distinct prompts, m)
+            z += (per[which] * onehot).sum(axis=1)
+            at += m * self.per_model
+        extra = self.agreement_features(_agreement_block(answers, contexts), contexts)
+        if extra is not None:
+            z += extra @ coef[at:]
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 _HASHERS: dict[int, Any] = {}
@@ -334,20 +376,62 @@ def _hasher(dims: int):
     return _HASHERS[dims]
 
 
+def hashed(texts: Sequence[str], dims: int) -> np.ndarray:
+    """(n, dims) dense rows equal to `_hasher(dims).transform(texts)`, without its sparse-matrix overhead
+    (which costs more than the hashing for the few texts of one request)."""
+    try:
+        from sklearn.feature_extraction._hashing_fast import transform as hash_tokens
+    except ImportError:  # a private module: fall back to the public (slower) path
+        return _hasher(dims).transform(texts).toarray()
+    analyze = _analyzer(dims)
+    indices, indptr, values = hash_tokens(
+        (((t, 1) for t in analyze(text)) for text in texts), dims, np.float64, False, seed=0
+    )
+    out = np.zeros((len(texts), dims))
+    for r in range(len(texts)):
+        a, b = indptr[r], indptr[r + 1]
+        if b > a:
+            row = np.bincount(indices[a:b], weights=np.abs(values[a:b]), minlength=dims)
+            out[r] = row / np.sqrt(row @ row)
+    return out
+
+
+def _prompt_rows(prompts: Sequence[str], dims: int) -> np.ndarray:
+    """Hashed prompts, remembered: every step of a cascade scores its answer beside the same prompt."""
+    return np.vstack([_hashed_prompt(p, dims) for p in prompts])
+
+
+@lru_cache(maxsize=512)
+def _hashed_prompt(prompt: str, dims: int) -> np.ndarray:
+    row = hashed([prompt], dims)[0]
+    row.flags.writeable = False
+    return row
+
+
+_ANALYZERS: dict[int, Any] = {}
+
+
+def _analyzer(dims: int):
+    if dims not in _ANALYZERS:
+        _ANALYZERS[dims] = _hasher(dims).build_analyzer()
+    return _ANALYZERS[dims]
+
+
 def _soft_logistic(x, quality: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    """Logistic regression on soft labels: each example once as good (weight q) and once as bad (1 - q)."""
+    """Logistic regression on soft labels: a 0/1 score is one example; a score q strictly between is two,
+    good with weight q and bad with weight 1 - q (so P(good) estimates the expected score)."""
     from sklearn.linear_model import LogisticRegression
 
-    n = len(quality)
-    xx = sparse.vstack([x, x], format="csr") if sparse.issparse(x) else np.vstack([x, x])
-    y = np.concatenate([np.ones(n), np.zeros(n)])
-    w = np.concatenate([quality, 1.0 - quality])
-    keep = w > 0
-    if len(np.unique(y[keep])) < 2:  # every answer good (or bad): a constant
-        p = float(np.clip(quality.mean(), 1e-3, 1 - 1e-3))
+    q = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
+    soft = (q > 0) & (q < 1)
+    y = np.concatenate([(q > 0).astype(float), np.zeros(int(soft.sum()))])
+    w = np.concatenate([np.where(soft, q, 1.0), 1.0 - q[soft]])
+    if len(np.unique(y)) < 2:  # every answer good (or bad): a constant
+        p = float(np.clip(q.mean(), 1e-3, 1 - 1e-3))
         return np.zeros(x.shape[1]), math.log(p / (1 - p))
-    model = LogisticRegression(C=c, max_iter=2000)
-    model.fit(xx[keep], y[keep], sample_weight=w[keep])
+    xx = sparse.vstack([x, x[soft]], format="csr") if sparse.issparse(x) else np.vstack([x, x[soft]])
+    model = LogisticRegression(C=c, solver="liblinear", tol=1e-3, max_iter=1000)
+    model.fit(xx, y, sample_weight=w)
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 

@@ -33,6 +33,9 @@ class AnswerTable:
 
     def prepare(self, scorer: AnswerScorer) -> None:
         """Fix the scorer's model list to the dataset's (its one-hot columns) and featurise every cell."""
+        fitted = getattr(scorer, "models_", None)
+        if fitted is not None and list(fitted) != self.dataset.model_names:
+            raise ValueError(f"the scorer was fitted on models {fitted}, not this data's")
         scorer.models_ = list(self.dataset.model_names)
         key = _key(scorer)
         if key in self._static:
@@ -49,6 +52,8 @@ class AnswerTable:
     ):
         """The design matrix of answers (rows[k], cols[k]) each seen beside the answers of models
         `others[k]` to the same prompt."""
+        if _key(scorer) not in self._static:
+            self.prepare(scorer)
         static = self._static[_key(scorer)][np.asarray(rows) * self.m + np.asarray(cols)]
         shares: list[float | None] = []
         for i, j, rest in zip(rows, cols, others):

@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("train")(train_command)
     app.command("route")(route_command)
+    personal = typer.Typer(help="Per-tenant preferences over a router (personalised routing).")
+    personal.command("fit")(personal_fit_command)
+    app.add_typer(personal, name="personal")
 
 
 class UsageError(ValueError):
@@ -235,13 +238,24 @@ def eval_command(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="Score this gateway config's rules + routers instead (docs/rules.md)."
     ),
+    cascades: str = typer.Option(
+        "auto",
+        "--cascades",
+        help="Cascades beside the routers where the data has responses: 'auto', 'none', or e.g. "
+        "'chain:agreement,cost_aware:learned' (docs/cascades.md).",
+    ),
+    threads: int = typer.Option(
+        1, "--threads", min=1, help="BLAS threads for fitting (1: best on a shared machine; docs/lab.md)."
+    ),
 ) -> None:
-    """Cross-validate routers on routing data; write report.json, report.md and curves.png."""
+    """Cross-validate routers (and cascades, on data with responses); write report.json, report.md and
+    curves.png."""
     if config is not None:  # a whole rule set (evaluate/policy_eval.py)
         from pointsman.commands.explain import eval_config
 
         return eval_config(config, data, format, prices, out)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from threadpoolctl import threadpool_limits
 
     from pointsman.evaluate.crossval import RouterSpec, default_router_name
     from pointsman.evaluate.plot import plot_curves
@@ -256,15 +270,18 @@ def eval_command(
             if not t.is_target:
                 raise UsageError(f"--target {t.describe()!r}: give quality_target=... or budget_per_1k=...")
         ds = select_models(_load(data, format, prices, console), models)
+        from pointsman.evaluate.cascades import parse_cascades
+
         setup = Setup(
-            Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets
-        )
+            Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets,
+            parse_cascades(cascades, names),
+        )  # fmt: skip
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:
             spec.make()  # bad parameters fail now, not after minutes of work
         start = time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress:
+        with threadpool_limits(threads), Progress(*columns, console=console, transient=False) as progress:
             report = run_evaluation(ds, specs, setup, default_router_name(), progress)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
@@ -367,6 +384,46 @@ def train_command(
 
 
 # -- route ------------------------------------------------------------------------------------------------
+
+
+def personal_fit_command(
+    router: Path = typer.Option(..., "--router", "-r", help="The router file the gateway profile uses."),
+    judgements: Path = typer.Option(
+        ...,
+        "--judgements",
+        "-j",
+        help="JSONL of {tenant, query, better_model, worse_model} (docs/routers.md).",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="The preferences file to write (JSON)."),
+    strength: float = typer.Option(
+        5.0, "--strength", min=0.0, help="Pseudo-judgements pulling offsets to 0."
+    ),
+) -> None:
+    """Learn per-tenant offsets over a router's predictions from pairwise judgements (`selector.personal`)."""
+    from pointsman.data.pairwise import load_preferences
+    from pointsman.policy.personal_file import PersonalFileError, fit_preferences, save_preferences
+    from pointsman.routers.base import Router
+
+    console = Console()
+    with clean_errors():
+        model = Router.load(router)
+        prefs = load_preferences(judgements)
+        try:
+            fitted = fit_preferences(model, prefs, strength)
+        except (PersonalFileError, ValueError) as exc:
+            raise UsageError(f"{judgements}: {exc}") from None
+        save_preferences(fitted, list(model.model_names), out)
+    tenants = sorted(fitted.offsets_)
+    console.print(
+        f"{len(prefs)} judgements, {len(tenants)} tenants ({', '.join(tenants)}); alpha {fitted.alpha_:.3f}; "
+        f"wrote {out}"
+    )
+    for t in tenants:
+        offsets = fitted.offsets(t)
+        top = int(np.argmax(offsets))
+        console.print(
+            f"  {t}: most preferred beyond the router: {model.model_names[top]} (+{offsets[top]:.3f})"
+        )
 
 
 def route_command(

@@ -3,8 +3,8 @@
   pointsman signals train KIND [--out FILE] [--data PATH] [--domain NAME=FILE ...] [--negatives FILE ...]
   pointsman signals eval KIND [--model FILE] [--data PATH] [--test FILE ...] [--threshold P] [--json FILE]
 
-KIND: domain, difficulty, jailbreak, ood. Without --out, train writes the built-in model the gateway uses
-(`ensure_trained`), in the cache directory; trained files never belong in the repository.
+KIND: domain, difficulty, jailbreak, ood, harm, privacy. Without --out, train writes the built-in model the
+gateway uses (`ensure_trained`), in the cache directory; trained files never belong in the repository.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-KIND_HELP = "domain, difficulty, jailbreak or ood."
+KIND_HELP = "domain, difficulty, jailbreak, ood, harm or privacy."
 
 
 def register(app: typer.Typer) -> None:
@@ -142,8 +142,8 @@ def _evaluate_and_show(
 
     extra: dict[str, Any] = {}
     if threshold is not None:
-        if kind not in ("jailbreak", "ood"):
-            raise ValueError("--threshold is for the jailbreak and ood kinds")
+        if kind not in ("jailbreak", "ood", "harm", "privacy"):
+            raise ValueError("--threshold is for the jailbreak, ood, harm and privacy kinds")
         extra["threshold"] = threshold
     if test:
         if kind != "ood":

@@ -23,8 +23,11 @@ from pydantic import (
 )
 
 from pointsman.config.affinity import AffinityConfig
+from pointsman.config.aggregate import AggregateConfig
+from pointsman.config.answer import AnswerConfig
 from pointsman.config.backends import BackendConfig
 from pointsman.config.cache import CacheConfig
+from pointsman.config.cascade import CascadeConfig
 from pointsman.config.limits import BudgetsConfig, OnOutage, TenantLimitConfig
 from pointsman.config.problems import Source
 from pointsman.config.tracing import TracingConfig
@@ -140,12 +143,19 @@ class SelectorConfig(_Strict):
     pheromone: PheromoneConfig | None = Field(
         None, description="learn from feedback (per-task pheromone trails) over the router's values"
     )
+    personal: str | None = Field(
+        None,
+        description="per-tenant preferences from `pointsman personal fit` (a JSON file relative to the config) "
+        "added to the router's predictions for the caller's tenant",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SelectorConfig:
         given = [k for k in ("router", "train", "order") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of 'router', 'train', 'order' (got {' and '.join(given)})")
+        if self.personal is not None and (self.router is None or self.bandit or self.pheromone):
+            raise ValueError("'personal' adjusts a router file's predictions: give 'router', and no bandit")
         online = [k for k in ("bandit", "pheromone") if getattr(self, k) is not None]
         if len(online) > 1:
             raise ValueError("give one of 'bandit', 'pheromone'")
@@ -189,7 +199,39 @@ class ProfileConfig(_Strict):
     spill: SpillConfig | None = Field(
         None, description="absent: a saturated model answers 503 with Retry-After, never a pricier spill"
     )
+    cascade: CascadeConfig | None = Field(
+        None, description="answer-aware: call the steps in order, escalate on a low answer score"
+    )
+    aggregate: AggregateConfig | None = Field(
+        None, description="ask the k best-ranked models on closed-answer requests, return the majority answer"
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _aggregate_fits(self) -> ProfileConfig:
+        if self.aggregate is not None:
+            if self.cascade is not None:
+                raise ValueError("give one of 'cascade', 'aggregate'")
+            if self.aggregate.gate and not self.selector.learned:
+                raise ValueError(
+                    "aggregate.gate weighs predicted quality and cost: give selector.router (or train), "
+                    "or set gate: false"
+                )
+            if self.aggregate.k > len(self.candidates):
+                raise ValueError(
+                    f"aggregate.k is {self.aggregate.k}, but the profile has {len(self.candidates)} candidates"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _cascade_fits(self) -> ProfileConfig:
+        if self.cascade is not None:
+            stray = [m for m in self.cascade.models if m not in self.candidates]
+            if stray:
+                raise ValueError(f"cascade steps {stray} are not candidates of this profile")
+            if self.selector.learned:
+                raise ValueError("a cascade orders its own steps: give it no selector.router or train")
+        return self
 
     @model_validator(mode="after")
     def _bandit_fits(self) -> ProfileConfig:
@@ -502,6 +544,7 @@ class GatewayConfig(_Strict):
     affinity: AffinityConfig = Field(default_factory=AffinityConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig, description="checks on the answer")
     # Where the config came from (file, YAML tree), so problems found later still get line numbers.
     _source: Source = PrivateAttr(default_factory=Source)
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
+from pointsman.config.problems import Problem
+
 # local: this replica's own counters until the store is back (a limit then holds per replica, not globally);
 # open: let requests through unchecked; closed: refuse them (503, code state_unavailable).
 OnOutage = Literal["local", "open", "closed"]
@@ -54,3 +56,30 @@ class BudgetsConfig(_Strict):
     @property
     def enabled(self) -> bool:
         return bool(self.tenants or self.keys)
+
+
+def check_owners(cfg: Any) -> list[Problem]:
+    """Budgets and tenant limits name API key ids and tenants of `auth.keys` (a typo would limit nobody)."""
+    out: list[Problem] = []
+    sections = [
+        ("budgets", "keys", cfg.budgets.keys),
+        ("budgets", "tenants", cfg.budgets.tenants),
+        ("limits", "tenants", cfg.limits.tenants),
+    ]
+    if not cfg.auth.enabled:
+        for section, kind, names in sections:
+            if names:
+                out.append(Problem((section, kind), "applies to API keys: needs auth.enabled and auth.keys"))
+        return out
+    known = {"keys": {k.id for k in cfg.auth.keys}, "tenants": {k.tenant for k in cfg.auth.keys}}
+    for section, kind, names in sections:
+        for name in names:
+            if name not in known[kind]:
+                what = "id" if kind == "keys" else "tenant"
+                choices = ", ".join(sorted(known[kind])) or "none"
+                out.append(
+                    Problem(
+                        (section, kind, name), f"no auth.keys[] has the {what} {name!r} (known: {choices})"
+                    )
+                )
+    return out

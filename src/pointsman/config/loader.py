@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pointsman.config.gateway import GatewayConfig, ProfileConfig, RuleConfig
+from pointsman.config.limits import check_owners
 from pointsman.config.problems import ConfigError, Loc, Problem, Source, format_loc, line_of
 
 __all__ = ["ConfigError", "Problem", "format_loc", "load_config", "parse_config"]
@@ -183,6 +184,7 @@ def check_references(cfg: GatewayConfig) -> list[Problem]:
     for i, h in enumerate(hashes):
         if hashes.index(h) != i:
             out.append(Problem(("auth", "keys", i, "sha256"), "the same key is configured twice"))
+    out += check_owners(cfg)  # budgets and tenant limits name keys and tenants that exist
     return out
 
 
@@ -229,6 +231,9 @@ def _resolve_paths(cfg: GatewayConfig, base: Path) -> None:
 
     for p in cfg.profiles:
         p.selector.router = rel(p.selector.router)
+        p.selector.personal = rel(p.selector.personal)
+        if p.cascade is not None:
+            p.cascade.scorer = rel(p.cascade.scorer) or p.cascade.scorer
         if p.selector.train is not None:
             p.selector.train.data = rel(p.selector.train.data) or p.selector.train.data
     if cfg.store.kind == "sqlite":
@@ -258,6 +263,15 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
                     f"no such file or folder: {p.selector.train.data}",
                 )
             )
+        if p.cascade is not None:
+            out.extend(_scorer_file(("profiles", i, "cascade", "scorer"), p.cascade.scorer))
+        if p.selector.personal is not None:
+            from pointsman.policy.personal_file import PersonalFileError, load_preferences_file
+
+            try:
+                load_preferences_file(p.selector.personal, p.candidates)
+            except PersonalFileError as exc:
+                out.append(Problem(("profiles", i, "selector", "personal"), str(exc)))
         if p.selector.router is None:
             continue
         loc: Loc = ("profiles", i, "selector", "router")
@@ -275,6 +289,16 @@ def check_files(cfg: GatewayConfig) -> list[Problem]:
         except ValueError as exc:
             out.append(Problem(("cache", "thresholds"), str(exc).removeprefix("cache.thresholds: ")))
     return out
+
+
+def _scorer_file(loc: Loc, path: str) -> list[Problem]:
+    from pointsman.cascade.scorers import AnswerScorer, ScorerFileError
+
+    try:
+        AnswerScorer.load(path)
+    except ScorerFileError as exc:
+        return [Problem(loc, str(exc))]
+    return []
 
 
 def _router_models(loc: Loc, p: ProfileConfig, router_models: list[str]) -> list[Problem]:

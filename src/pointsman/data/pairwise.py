@@ -1,6 +1,6 @@
 """Pairwise preference data: (query, task, better model, worse model) rows, e.g. RouteProfile's
 `pairwise_training_data_standard.json` ({"pairwise_data": [{query, task_name, better_model, worse_model}]})
-or a JSONL file of such objects."""
+or a JSONL file of such objects; an optional `tenant` names whose judgement it is (personalised routing)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Preference:
     task: str | None
     better: str
     worse: str
+    tenant: str | None = None
 
 
 def load_preferences(path: str | Path) -> list[Preference]:
@@ -47,7 +48,9 @@ def load_preferences(path: str | Path) -> list[Preference]:
             raise DataFormatError(path, where, f"needs non-empty strings {', '.join(bad)}")
         if fields["better_model"] == fields["worse_model"]:
             raise DataFormatError(path, where, "better_model and worse_model are the same model")
-        task = row.get("task_name") or row.get("task")
+        task, tenant = row.get("task_name") or row.get("task"), row.get("tenant")
+        if tenant is not None and (not isinstance(tenant, str) or not tenant):
+            raise DataFormatError(path, where, "tenant must be a non-empty string")
         out.append(Preference(fields["query"], task if isinstance(task, str) else None,
-                              fields["better_model"], fields["worse_model"]))  # fmt: skip
+                              fields["better_model"], fields["worse_model"], tenant))  # fmt: skip
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pointsman.evaluate.bootstrap import Interval
-from pointsman.evaluate.curve import Curve, Scores
+from pointsman.evaluate.curve import Curve, Scores, Sweep
 from pointsman.evaluate.threshold import ThresholdCurve
 from pointsman.policy.calibration import Achieved
 from pointsman.policy.objective import Objective
@@ -105,6 +105,8 @@ class RouterResult:
     calibration: list[CalibrationResult] = field(default_factory=list)
     unknown_choices_redirected: float | None = None  # share of choices moved off unknown scores
     threshold_curve: ThresholdCurve | None = None  # two-model data: RouteLLM's threshold sweep
+    # per-prompt outcomes behind the curve (for paired comparisons in benchmarks); not written out
+    sweep: Sweep | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         scores = {k: v for k, v in dataclasses.asdict(self.scores).items() if v is not None or k in _ALWAYS}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from rich.progress import Progress
@@ -61,6 +63,8 @@ class Setup:
     seed: int = 0
     task_labels: bool = False
     targets: Sequence[Objective] = DEFAULT_TARGETS
+    # answer-aware policies (evaluate/cascades.py), run where the data has responses, on the same folds
+    cascades: Sequence[Any] = ()
 
 
 def drop_unscored(dataset: RoutingDataset) -> tuple[RoutingDataset, int]:
@@ -91,13 +95,20 @@ def run_evaluation(
     rows = evaluation_rows(splits)
     truth = Truth(dataset.quality[rows], dataset.cost[rows])
     resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
-    steps = _Steps(progress, len(specs) * len(splits), len(specs))
+    steps = _Steps(progress, specs, len(splits))
     results: dict[str, RouterResult] = {}
+    held_out: dict[str, Predictions] = {}
     for spec in specs:
-        on_fold = steps.fold(spec, len(splits))
-        preds = predict_held_out(spec, dataset, splits, setup.task_labels, on_fold=on_fold)
+        steps.start(spec)
+        preds = held_out[spec.label] = predict_held_out(
+            spec, dataset, splits, setup.task_labels, on_fold=steps.fold(spec)
+        )
         results[spec.label] = _score(spec, preds, truth, resamples, setup)
-        steps.scored(spec)
+        steps.scored(spec, preds)
+    if setup.cascades and dataset.responses is not None:
+        from pointsman.evaluate.cascades import evaluate_cascades
+
+        results.update(evaluate_cascades(setup.cascades, dataset, splits, truth, resamples, held_out, setup))
     return Report(
         dataset=summarize_dataset(dataset, truth, dropped),
         evaluation={
@@ -138,6 +149,7 @@ def _score(
         predict_seconds=preds.predict_seconds,
         calibration=_calibrations(preds, truth, setup),
         unknown_choices_redirected=_redirected(preds, truth, sweep),
+        sweep=sweep,
     )
 
 
@@ -193,23 +205,43 @@ def summarize_dataset(dataset: RoutingDataset, truth: Truth, dropped: int) -> Da
 
 
 class _Steps:
-    """Progress bars: one advancing per fitted fold, one per scored router (no-ops without a Progress)."""
+    """One progress bar over routers x (folds + scoring): a step is one fold's fit + predict or one router's
+    curves + bootstrap. The description names what is running now; each router's times are printed when it
+    is done, so the bar shows how many steps remain and the log how long steps of each router took (routers
+    differ by orders of magnitude, so no time estimate is drawn from the count). No-ops without a Progress.
+    """
 
-    def __init__(self, progress: Progress | None, folds: int, routers: int) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress | None, specs: Sequence[RouterSpec], folds: int) -> None:
+        self.progress, self.specs, self.folds = progress, list(specs), folds
+        self.started = 0.0
         if progress is not None:
-            self.fit = progress.add_task("fit + predict", total=folds)
-            self.score = progress.add_task("curves + bootstrap", total=routers)
+            self.task = progress.add_task("evaluating", total=len(self.specs) * (folds + 1))
 
-    def fold(self, spec: RouterSpec, n: int):
+    def _say(self, spec: RouterSpec, what: str) -> None:
+        i = self.specs.index(spec) + 1
+        self.progress.update(self.task, description=f"router {i}/{len(self.specs)} {spec.label}: {what}")
+
+    def start(self, spec: RouterSpec) -> None:
+        self.started = time.perf_counter()
+        if self.progress is not None:
+            self._say(spec, f"fit + predict fold 1/{self.folds}")
+
+    def fold(self, spec: RouterSpec) -> Callable[[int], None]:
         def on_fold(k: int) -> None:
             if self.progress is not None:
-                self.progress.update(
-                    self.fit, advance=1, description=f"fit + predict {spec.label} ({k + 1}/{n})"
+                self.progress.advance(self.task)
+                nxt = (
+                    f"fit + predict fold {k + 2}/{self.folds}" if k + 1 < self.folds else "curves + bootstrap"
                 )
+                self._say(spec, nxt)
 
         return on_fold
 
-    def scored(self, spec: RouterSpec) -> None:
+    def scored(self, spec: RouterSpec, preds: Predictions) -> None:
         if self.progress is not None:
-            self.progress.update(self.score, advance=1, description=f"curves + bootstrap ({spec.label})")
+            self.progress.advance(self.task)
+            total = time.perf_counter() - self.started
+            self.progress.console.print(
+                f"  {spec.label}: fit {preds.fit_seconds:.1f} s + predict {preds.predict_seconds:.1f} s over "
+                f"{self.folds} folds, {total:.1f} s with curves + bootstrap"
+            )

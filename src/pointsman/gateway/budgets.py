@@ -5,8 +5,9 @@ Spend is counted when a request is answered: the response's token counts x the s
 (estimated from the text when the backend reported none; see `estimate_usage`). Before a request, the
 caller's budgets are read: the smallest remaining share (0..1) becomes the `budget_remaining` signal rules
 read (e.g. `budget_remaining < 0.2` -> a cheaper profile or a larger lambda), and a spent hard budget
-answers 429 `budget_exceeded` naming it. Spend is counted after the answer, so requests in flight when a
-budget runs out can overshoot it by what they cost (docs/deploy.md).
+answers 429 `budget_exceeded` naming it. Spend is counted after the answer (written in batches every
+0.1 s, state/batch.py), so requests in flight when a budget runs out can overshoot it by what they cost
+(docs/deploy.md).
 
 State keys: `spend:<tenant|key>:<owner>:<period>` (the budget's counter) and `usage:<day>:<tenant>:<model>:
 <usd|requests|tokens>` (for `pointsman usage`; tenant and model %-quoted), each with a TTL past its period.
@@ -28,6 +29,7 @@ from pointsman.gateway.errors import APIError
 from pointsman.signals.base import estimate_tokens
 from pointsman.state import SharedState, StateUnavailable
 from pointsman.state.base import clock
+from pointsman.state.batch import Accumulator
 from pointsman.state.outage import Guarded
 
 log = logging.getLogger("pointsman.gateway")
@@ -108,7 +110,8 @@ class Budgets:
         }
         self.guard = Guarded(state, "budgets", cfg.on_outage, on_failure=on_failure)
         self.usage_guard = Guarded(state, "usage", "open", on_failure=on_failure)
-        self._pending: set[asyncio.Task] = set()
+        self.pending = Accumulator(self.guard)
+        self.usage = Accumulator(self.usage_guard)
 
     def of(self, principal: Principal) -> list[Budget]:
         out: list[Budget] = []
@@ -158,28 +161,16 @@ class Budgets:
         )
 
     def spend(self, principal: Principal, model: str, usd: float, tokens: int) -> None:
-        """Count an answered request's cost (in the background: never raises, never delays the answer)."""
-        task = asyncio.get_running_loop().create_task(self._spend(principal, model, usd, tokens))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _spend(self, principal: Principal, model: str, usd: float, tokens: int) -> None:
+        """Count an answered request's cost (batched: never raises, never delays the answer)."""
         t = clock()
-        try:
-            for b in self.of(principal) if usd > 0 else ():
-                key, ttl = b.key(t), period(b.period, t)[1] + DAY
-                await self.guard.run(lambda s, k=key, x=ttl: s.incr(k, usd, ttl=x))
-            day = period("day", t)[0]
-            base = f"usage:{day}:{quote(principal.tenant or '-', safe='')}:{quote(model, safe='')}"
-            for field, amount in (("usd", usd), ("requests", 1.0), ("tokens", float(tokens))):
-                await self.usage_guard.run(
-                    lambda s, k=f"{base}:{field}", a=amount: s.incr(k, a, ttl=USAGE_TTL)
-                )
-        except StateUnavailable:
-            pass  # on_outage closed: requests are refused meanwhile; this spend is lost to the count
-        except Exception:
-            log.exception("budgets: could not count spend")
+        if usd > 0:
+            for b in self.of(principal):
+                self.pending.incr(b.key(t), usd, period(b.period, t)[1] + DAY)
+        day = period("day", t)[0]
+        base = f"usage:{day}:{quote(principal.tenant or '-', safe='')}:{quote(model, safe='')}"
+        for name, amount in (("usd", usd), ("requests", 1.0), ("tokens", float(tokens))):
+            self.usage.incr(f"{base}:{name}", amount, USAGE_TTL)
 
     async def drain(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.pending.drain()
+        await self.usage.drain()

@@ -221,7 +221,7 @@ class GatewayCache:
         ticket: CacheTicket | None = ex.cache
         if ticket is None or ticket.hit is not None or not ticket.write or ticket.rule is None:
             return
-        if ex.redacted is not None or ex.status != 200 or ex.error_code is not None:
+        if ex.redacted is not None or ex.status != 200 or ex.error_code is not None or ex.answer_edited:
             return
         choices = response.get("choices")
         if not choices or not all(c.get("finish_reason") in STORABLE_FINISH for c in choices):

@@ -17,10 +17,14 @@ from typing import Any
 import orjson
 
 from pointsman.backends.base import BackendError, LastBatch
+from pointsman.gateway.aggregate import AggregateRunner
+from pointsman.gateway.cascade import CascadeTrace, response_chunks
+from pointsman.gateway import answers
 from pointsman.gateway.errors import APIError
 from pointsman.gateway.request import parse_chat
 from pointsman.gateway.service import Exchange, Gateway, new_request_id
 from pointsman.guard import StreamRestorer, restore_response
+from pointsman.guard.answer import StreamGuard
 
 log = logging.getLogger("pointsman.gateway")
 
@@ -54,6 +58,7 @@ class ChatEndpoint:
         self.max_body = gateway.config.limits.max_body_bytes
         self.signal_headers = frozenset(h.encode("latin-1") for h in gateway.header_names)
         self.wanted = _WANTED | self.signal_headers
+        self.answers = answers.build(gateway)  # None: no answer rules
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         gw = self.gateway
@@ -138,18 +143,37 @@ class ChatEndpoint:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
         red = ex.redacted
+        runner = gw.cascades.get(ex.route)
         try:
-            outcome = await gw.dispatcher.complete(
-                ex.selection.ranking,
-                req.body,
-                prompt_tokens=ex.view.prompt_tokens,
-                bodies=red.bodies() if red else None,
-                spill=gw.spill(ex),
-            )
+            if runner is not None:
+                ex.cascade = CascadeTrace()
+                outcome = await runner.complete(
+                    gw.dispatcher, req.body, ex.cascade, prompt_tokens=ex.view.prompt_tokens,
+                    bodies=red.bodies() if red else None, selection=ex.selection,
+                )  # fmt: skip
+            else:
+                outcome = await gw.dispatcher.complete(
+                    ex.selection.ranking,
+                    req.body,
+                    prompt_tokens=ex.view.prompt_tokens,
+                    bodies=red.bodies() if red else None,
+                    spill=gw.spill(ex),
+                )
         except BackendError as exc:
             raise gw.failure(ex, exc) from None
         ex.first_byte_s = time.perf_counter() - ex.started
         ex.served, ex.attempts = outcome.model, outcome.attempts
+        if self.answers is not None:  # before restoring: the user's own redacted values are no leak
+            outcome = await answers.check_complete(
+                gw,
+                self.answers,
+                ex,
+                outcome,
+                body=req.body,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=red.bodies() if red else None,
+            )
+            ex.served = outcome.model
         response = outcome.response
         response["model"] = outcome.model
         ex.usage = response.get("usage")
@@ -158,7 +182,12 @@ class ChatEndpoint:
         if gw.log.log_content or not ex.usage:  # no usage: the spend is estimated from the answer
             ex.answer = _answer_text(response)
         body = orjson.dumps(response)
-        headers = [_JSON, (b"content-length", str(len(body)).encode()), *ex.headers()]
+        headers = [
+            _JSON,
+            (b"content-length", str(len(body)).encode()),
+            *ex.headers(),
+            *answers.tag_headers(ex),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         if gw.cache is not None:
@@ -189,6 +218,15 @@ class ChatEndpoint:
     async def _stream(self, ex: Exchange, send: Any) -> None:
         gw, req = self.gateway, ex.request
         assert req is not None and ex.selection is not None and ex.view is not None
+        runner = gw.cascades.get(ex.route)
+        if isinstance(runner, AggregateRunner) and not runner.fan_out(req.body, ex.selection):
+            runner = None  # no vote for this request: it streams as on any profile
+        if runner is not None and not runner.streams_first_step:
+            return await self._stream_accepted(ex, send, runner)
+        ranking = ex.selection.ranking
+        if runner is not None:  # `stream: first_step`: the first step streams, no escalation
+            ex.cascade = CascadeTrace(streamed_first_step=True)
+            ranking = [*runner.policy.models, *(m for m in ranking if m not in runner.policy.models)]
         body = req.body
         if not req.include_usage:  # ask for usage anyway (tokens, cost); the client will not see it
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
@@ -198,7 +236,7 @@ class ChatEndpoint:
             bodies = dict.fromkeys(red.backends, {**red.body, "stream_options": body["stream_options"]})
         try:
             outcome = await gw.dispatcher.stream(
-                ex.selection.ranking,
+                ranking,
                 body,
                 prompt_tokens=ex.view.prompt_tokens,
                 bodies=bodies,
@@ -215,7 +253,8 @@ class ChatEndpoint:
             restorer = StreamRestorer(red.redaction)
         chunks = outcome.chunks
         assert chunks is not None
-        events = _Events(outcome.model, req.include_usage, ex, texts, restorer)
+        held = answers.stream_guard(self.answers, ex) if self.answers is not None else None
+        events = _Events(outcome.model, req.include_usage, ex, texts, restorer, held)
         ended = False  # the client has the whole stream, [DONE] included
 
         async def write(data: bytes, more: bool) -> None:
@@ -255,12 +294,50 @@ class ChatEndpoint:
             if texts is not None:
                 ex.answer = "".join(texts)
 
+    async def _stream_accepted(self, ex: Exchange, send: Any, runner: Any) -> None:
+        """A cascade for a streaming client: the steps run non-streaming, the accepted answer is sent as a
+        stream (its first token waits for the decision)."""
+        gw, req = self.gateway, ex.request
+        assert req is not None and ex.view is not None
+        body = {k: v for k, v in req.body.items() if k not in ("stream", "stream_options")}
+        red = ex.redacted
+        bodies = None
+        if red is not None:
+            bodies = {m: {k: v for k, v in b.items() if k not in ("stream", "stream_options")}
+                      for m, b in red.bodies().items()}  # fmt: skip
+        ex.cascade = CascadeTrace()
+        try:
+            outcome = await runner.complete(
+                gw.dispatcher,
+                body,
+                ex.cascade,
+                prompt_tokens=ex.view.prompt_tokens,
+                bodies=bodies,
+                selection=ex.selection,
+            )
+        except BackendError as exc:
+            raise gw.failure(ex, exc) from None
+        ex.first_byte_s = time.perf_counter() - ex.started
+        ex.served, ex.attempts = outcome.model, outcome.attempts
+        response = outcome.response
+        ex.usage = response.get("usage")
+        if red is not None and red.restore and outcome.model in red.backends:
+            restore_response(response, red.redaction)
+        if gw.log.log_content:
+            ex.answer = _answer_text(response)
+        events = b"".join(
+            b"data: " + orjson.dumps(c) + b"\n\n"
+            for c in response_chunks(response, outcome.model, req.include_usage)
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *ex.headers()]})
+        await send({"type": "http.response.body", "body": events + _DONE, "more_body": False})
+
 
 class _Events:
     """Chunks as the client's SSE events: `model` names the model that answered, usage only if asked for,
     redacted values restored."""
 
-    __slots__ = ("client_wants_usage", "ex", "model", "restorer", "texts")
+    __slots__ = ("client_wants_usage", "ex", "held", "model", "restorer", "texts")
 
     def __init__(
         self,
@@ -269,12 +346,15 @@ class _Events:
         ex: Exchange,
         texts: list[str] | None,
         restorer: StreamRestorer | None,
+        held: StreamGuard | None = None,
     ) -> None:
         self.model, self.client_wants_usage, self.ex = model, client_wants_usage, ex
-        self.texts, self.restorer = texts, restorer
+        self.texts, self.restorer, self.held = texts, restorer, held
 
     def render(self, chunks: list[dict]) -> bytes:
         """The events of `chunks`, joined (b"" when none is for the client)."""
+        if self.held is not None:  # the answer guard re-cuts the content it held back and checked
+            chunks = [c for chunk in chunks for c in self.held.push(chunk)]
         out = []
         for chunk in chunks:
             if self.restorer is not None:
@@ -285,11 +365,12 @@ class _Events:
         return b"".join(out)
 
     def tail(self) -> bytes:
-        """What the restorer held back at the very end (the stream had no finish_reason)."""
+        """What the answer guard and the restorer held back at the very end (no finish_reason came)."""
+        out = self.render(self.held.end()) if self.held is not None else b""
         tail = self.restorer.tail() if self.restorer is not None else None
         if tail is None:
-            return b""
-        return _render(tail, self.model, self.client_wants_usage, self.ex, self.texts) or b""
+            return out
+        return out + (_render(tail, self.model, self.client_wants_usage, self.ex, self.texts) or b"")
 
 
 def _render(

@@ -2,13 +2,13 @@
 off) and per tenant, on sliding windows in the shared state (`state:`), so N replicas enforce one limit.
 
 A request is admitted when every limit that applies has room (one atomic all-or-none take: a refused request
-uses up none of them). Requests count when admitted; tokens when the answer's usage is known, so a tokens
-limit admits while any of it is left and can be overshot by the requests then in flight (docs/deploy.md).
+uses up none of them). Requests count when admitted; tokens when the answer's usage is known (written in
+batches every 0.1 s), so a tokens limit admits while any of it is left and can be overshot by the requests
+then in flight (docs/deploy.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from pointsman.config.gateway import GatewayConfig
 from pointsman.gateway.auth import Principal
 from pointsman.gateway.errors import APIError
 from pointsman.state import SharedState, StateUnavailable
+from pointsman.state.batch import Accumulator
 from pointsman.state.outage import Guarded
 
 log = logging.getLogger("pointsman.gateway")
@@ -42,7 +43,7 @@ class RateLimits:
         self.default_tpm = default_tpm
         self.tenants = config.limits.tenants
         self.guard = Guarded(state, "limits", config.limits.on_outage, on_failure=on_failure)
-        self._pending: set[asyncio.Task] = set()
+        self.pending = Accumulator(self.guard, window=WINDOW)
 
     def limits(self, principal: Principal) -> list[Limit]:
         who = f"key '{principal.key_id}'" if principal.key_id else ""
@@ -103,23 +104,13 @@ class RateLimits:
         )
 
     def used(self, principal: Principal, tokens: int) -> None:
-        """Count an answered request's tokens against its tokens limits (in the background: never raises)."""
-        takes = [(lim.key, float(tokens), None) for lim in self.limits(principal) if lim.unit == "tokens"]
-        if not takes or tokens <= 0:
+        """Count an answered request's tokens against its tokens limits (batched: never raises or waits)."""
+        if tokens <= 0:
             return
-        task = asyncio.get_running_loop().create_task(self._add(takes))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _add(self, takes: list) -> None:
-        try:
-            await self.guard.run(lambda s: s.window_take_all(takes, window=WINDOW))
-        except StateUnavailable:
-            pass  # on_outage closed: requests are refused meanwhile; these tokens are lost to the count
-        except Exception:
-            log.exception("limits: could not count tokens")
+        for lim in self.limits(principal):
+            if lim.unit == "tokens":
+                self.pending.window_add(lim.key, float(tokens))
 
     async def drain(self) -> None:
-        """Wait for token counts still being written (at shutdown)."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        """Write token counts still pending (at shutdown)."""
+        await self.pending.drain()

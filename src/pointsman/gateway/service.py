@@ -34,6 +34,7 @@ from pointsman.policy.build import Policy, build_policy
 from pointsman.policy.facts import summarize
 from pointsman.policy.profiles import RouteProfile, Selection
 from pointsman.policy.rules import BadModelRequest, Decision, UnknownModel
+from pointsman.policy.flags import FlagError, Flags
 from pointsman.signals.base import Caller, RequestError, RequestView
 from pointsman.signals.heuristics import HeaderSignal
 from pointsman.state import SharedState, open_state
@@ -44,6 +45,7 @@ log = logging.getLogger("pointsman.gateway")
 
 PER_TOKEN = 1e-6
 DEBUG_HEADER = "x-pointsman-debug"
+FLAGS_HEADER = "x-pointsman-flags"  # per-request objective flags (policy/flags.py)
 
 
 @dataclass(slots=True)
@@ -73,6 +75,9 @@ class Exchange:
     error_detail: str | None = None  # the upstream's words for a failure: log and record only
     budget_remaining: float | None = None  # the caller's smallest remaining budget share (gateway/budgets.py)
     cache: Any = None  # pointsman.gateway.caching.CacheTicket, when the cache is on
+    cascade: Any = None  # a cascade profile's trace (gateway/cascade.py): its steps, for headers and log
+    answer_tags: list[str] = field(default_factory=list)  # tags the answer rules gave (gateway/answers.py)
+    answer_edited: bool = False  # an answer rule replaced, redacted or retried the answer
 
     @property
     def route(self) -> str:
@@ -104,6 +109,8 @@ class Exchange:
             spilled = next((a.model for a in self.attempts if a.code == "saturated"), None)
             if spilled:
                 out.append((b"x-pointsman-spill", _header(f"{spilled} -> {self.served}")))
+        if self.cascade is not None:
+            out.append((b"x-pointsman-cascade", _header(self.cascade.header(), 2048)))
         return out
 
 
@@ -148,6 +155,7 @@ class Gateway:
         self.header_names = frozenset(
             {
                 DEBUG_HEADER,
+                FLAGS_HEADER,
                 *(s.header for s in self.policy.runner.signals.values() if isinstance(s, HeaderSignal)),
             }
         )
@@ -170,6 +178,11 @@ class Gateway:
         self.state = state if state is not None else open_state(config.state)
         self.metrics = Metrics(self.dispatcher.states)
         self.shared = SharedControls(config, self.state, self.metrics.registry, self.dispatcher)
+        from pointsman.gateway.aggregate import build_aggregates
+        from pointsman.gateway.cascade import build_cascades
+
+        self.cascades = build_cascades(config, self.metrics.registry)  # route -> CascadeRunner
+        self.cascades.update(build_aggregates(config, self.metrics.registry))  # and AggregateRunner
         self.implicit = ImplicitFeedback(config.feedback)
         bandits = frozenset(n for n, p in self.profiles.items() if hasattr(p.selector, "learn"))
         self.drift = DriftMonitor(config.feedback.drift, self.metrics.registry, skip=bandits)
@@ -248,7 +261,15 @@ class Gateway:
         if decision.profile is not None:
             # Learning selectors explore only on plain routes, never on guarded (diverted, redacted) ones.
             explore = decision.action == "route"
-            ex.selection = await decision.profile.select(view, decision.objective, explore=explore)
+            try:
+                flags = Flags.parse(ex.headers_in.get(FLAGS_HEADER))
+                ex.selection = await decision.profile.select(
+                    view, decision.objective, explore=explore, flags=flags
+                )
+            except FlagError as exc:
+                raise bad_request(
+                    f"{FLAGS_HEADER}: {exc}", param=FLAGS_HEADER, code="invalid_flags"
+                ) from None
         else:
             ranking = [decision.model, *decision.fallbacks]
             ex.selection = Selection(ranking, [], 1.0, decision.reason)  # type: ignore[list-item]
@@ -301,7 +322,14 @@ class Gateway:
                     pin, pout = self.prices[model]
                     cost = (prompt_t or 0) * pin + (completion_t or 0) * pout
                 self.metrics.usage(ex.route, model, prompt_t, completion_t, cost)
-            self.shared.finished(ex, prompt_t, completion_t, cost)  # spend, budgets, tokens per minute
+            if ex.cascade is not None:  # the cascade's other calls were paid for too
+                for step in ex.cascade.steps:
+                    if step.outcome != "accepted" and step.cost_usd is not None:
+                        self.metrics.usage(
+                            ex.route, step.model, step.prompt_tokens, step.completion_tokens, step.cost_usd
+                        )
+            paid = ex.cascade.cost_usd if ex.cascade is not None and ex.cascade.steps else cost  # every call
+            self.shared.finished(ex, prompt_t, completion_t, paid)  # spend, budgets, tokens per minute
             self.metrics.attempts(ex.attempts, ex.served)
             record = self._record(ex, total, prompt_t, completion_t, cost)
             self.log.put(record)
@@ -374,6 +402,9 @@ class Gateway:
             record.reason = f"{dec.reason}; {sel.reason}"
         if ex.cache is not None:
             ex.cache.annotate(record)
+        if ex.cascade is not None:  # every step was paid for
+            record.cascade = ex.cascade.record()
+            record.cost_usd = ex.cascade.cost_usd if ex.cascade.steps else cost
         if self.log.log_content and req is not None and not (dec and dec.block):
             # Never what a guard removed: a blocked request logs no content; a redacted one its placeholders.
             red = ex.redacted

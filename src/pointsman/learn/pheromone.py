@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from pointsman.config.gateway import PheromoneConfig
 from pointsman.learn.bandits import cap_exploration
-from pointsman.learn.selector import EMBEDDING_DIM, MAX_QUEUE, OnlineSelector, log
+from pointsman.learn.selector import EMBEDDING_DIM, OnlineSelector, log
 from pointsman.policy.objective import Objective
 from pointsman.policy.selector import Ranking, Scored
 from pointsman.signals.base import RequestView
@@ -111,7 +110,6 @@ class PheromoneSelector(OnlineSelector):
         key = f"{self.candidates}|{config.task_bits}|{config.seed}"
         self.prefix = f"pheromone:{profile}:{hashlib.sha256(key.encode()).hexdigest()[:10]}:"
         self._others: list[dict[str, np.ndarray]] = []
-        self._queue: deque[tuple[str, int, float]] = deque()
 
     async def rank(
         self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
@@ -139,18 +137,10 @@ class PheromoneSelector(OnlineSelector):
 
     def learn(self, feedback: Any, decision: Any) -> None:
         """Queue one score for its logged decision. Never blocks."""
-        ctx = decision.context
-        if not ctx or ctx.get("pheromone") != self.prefix or len(self._queue) >= MAX_QUEUE:
-            return
-        model = (
-            decision.chosen_model
-            if feedback.kind == "error"
-            else (decision.served_model or decision.chosen_model)
-        )
-        if model in self.candidates:
-            self._queue.append(
-                (str(ctx.get("task", "")), self.candidates.index(model), float(feedback.score))
-            )
+        rated = self._rated(feedback, decision)
+        if rated is not None:
+            ctx, arm = rated
+            self._queue.append((str(ctx.get("task", "")), arm, float(feedback.score)))
 
     def apply(self) -> int:
         n = len(self._queue)

@@ -61,6 +61,7 @@ class OnlineSelector:
         self.candidates = list(candidates)
         self.replica = os.environ.get("POINTSMAN_REPLICA") or socket.gethostname()
         self.prefix = ""
+        self._queue: deque = deque()  # feedback waiting for the background updater
         self._state: SharedState | None = None
         self._metrics: LearnMetrics | None = None
         self._task: asyncio.Task | None = None
@@ -84,6 +85,20 @@ class OnlineSelector:
         if objective.lambda_ is None:
             raise ObjectiveError(f"profile {self.profile}: a {self.kind} needs a resolved lambda objective")
         return quality, cost, objective
+
+    def _rated(self, feedback: Any, decision: Any) -> tuple[dict, int] | None:
+        """(the logged context, the arm) when `feedback` is on a choice this selector made and the queue has
+        room; None otherwise."""
+        ctx = decision.context
+        if not ctx or ctx.get(self.kind) != self.prefix or len(self._queue) >= MAX_QUEUE:
+            return None
+        # An error blames the model the policy chose; any other score is about the model that answered.
+        model = (
+            decision.chosen_model
+            if feedback.kind == "error"
+            else (decision.served_model or decision.chosen_model)
+        )
+        return (ctx, self.candidates.index(model)) if model in self.candidates else None
 
     def apply(self) -> int:
         raise NotImplementedError
@@ -164,7 +179,6 @@ class BanditSelector(OnlineSelector):
         ]
         self.prefix = f"bandit:{profile}:{fingerprint}:"
         self.detectors = [self._detector() for _ in self.candidates]
-        self._queue: deque[tuple[int, np.ndarray, float]] = deque()
 
     def _detector(self) -> PageHinkley:
         d = self.config.drift
@@ -203,18 +217,10 @@ class BanditSelector(OnlineSelector):
 
     def learn(self, feedback: Any, decision: Any) -> None:
         """Queue one score (FeedbackRecord) for its logged decision (DecisionRecord). Never blocks."""
-        ctx = decision.context
-        if not ctx or ctx.get("bandit") != self.prefix or len(self._queue) >= MAX_QUEUE:
+        rated = self._rated(feedback, decision)
+        if rated is None:
             return
-        # An error blames the model the policy chose; any other score is about the model that answered.
-        model = (
-            decision.chosen_model
-            if feedback.kind == "error"
-            else (decision.served_model or decision.chosen_model)
-        )
-        if model not in self.candidates:
-            return
-        arm = self.candidates.index(model)
+        ctx, arm = rated
         prior = np.array([np.nan if q is None else q for q in ctx["prior"]], dtype=np.float64)
         x = arm_features(prior, np.asarray(ctx["z"], dtype=np.float64))[arm]
         self._queue.append((arm, x, float(feedback.score)))

@@ -72,6 +72,13 @@ class Flags:
             self.prefer_smaller or self.prefer_recent or self.max_latency is not None or self.licences
         )
 
+    def describe(self) -> str:
+        parts = [f"prefer_smaller={self.prefer_smaller:g}"] if self.prefer_smaller else []
+        parts += [f"prefer_recent={self.prefer_recent:g}"] if self.prefer_recent else []
+        parts += [f"max_latency={self.max_latency:g}"] if self.max_latency is not None else []
+        parts += ["licence=" + "|".join(self.licences)] if self.licences else []
+        return ",".join(parts)
+
     def apply(self, quality: np.ndarray, models: Sequence[ModelInfo]) -> tuple[np.ndarray, np.ndarray]:
         """(adjusted quality, allowed mask) for one request's (m,) predictions; an excluded model's adjusted
         quality is NaN (the objective ranks it after every model with a quality, by cost)."""

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from pointsman.config.backends import BackendConfig
 from pointsman.config.gateway import ProfileConfig
+from pointsman.policy.flags import FlagError, Flags
 from pointsman.policy.objective import Objective
 from pointsman.policy.selector import RouterSelector, Scored, Selector, StaticSelector
 from pointsman.signals.base import RequestView
@@ -54,10 +55,25 @@ class RouteProfile:
         return isinstance(self.selector, (RouterSelector, TrainedSelector)) or hasattr(self.selector, "learn")
 
     async def select(
-        self, view: RequestView, objective: Objective | None = None, *, explore: bool = True
+        self,
+        view: RequestView,
+        objective: Objective | None = None,
+        *,
+        explore: bool = True,
+        flags: Flags | None = None,
     ) -> Selection:
-        """`explore=False` (a guarded route): a learning selector picks greedily."""
-        if hasattr(self.selector, "learn"):
+        """`explore=False` (a guarded route): a learning selector picks greedily. `flags`: the request's
+        objective flags (FlagError on a profile without a plain router: they re-weight its predictions)."""
+        from pointsman.policy.trained import TrainedSelector
+
+        if flags is not None and flags.active:
+            if not isinstance(self.selector, (RouterSelector, TrainedSelector)):
+                raise FlagError(
+                    f"profile {self.name!r} does not rank by a router's predictions alone; "
+                    "objective flags need a profile with selector.router (or train) and no bandit"
+                )
+            ranked = await self.selector.rank(view, objective, flags)
+        elif hasattr(self.selector, "learn"):
             ranked = await self.selector.rank(view, objective, explore=explore)
         else:
             ranked = await self.selector.rank(view, objective)
@@ -86,6 +102,11 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
     elif cfg.selector.router is not None:
         from pointsman.routers.base import Router
 
+        personal = None
+        if cfg.selector.personal is not None:
+            from pointsman.policy.personal_file import load_preferences_file
+
+            personal = load_preferences_file(cfg.selector.personal, cfg.candidates)
         selector = RouterSelector(
             Router.load(cfg.selector.router),
             cfg.candidates,
@@ -93,6 +114,7 @@ def build_profile(cfg: ProfileConfig, backends: Mapping[str, BackendConfig], *, 
             prices=prices,
             encoder=encoder,
             source=cfg.selector.router,
+            personal=personal,
         )
     else:
         order = cfg.selector.order or cfg.candidates

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
+from collections.abc import Sequence
 
 import numpy as np
 
+from pointsman.policy.flags import Flags
 from pointsman.policy.objective import Objective
 from pointsman.signals.base import RequestView
 
@@ -66,8 +68,10 @@ class RouterSelector:
         prices: dict[str, tuple[float, float]],
         encoder=None,  # pointsman.text.Encoder; None: get_encoder() on first use
         source: str = "",
+        personal: tuple | None = None,  # (PersonalPreferences, column per candidate): per-tenant offsets
     ) -> None:
         self.router = router
+        self.personal = personal
         self.candidates = list(candidates)
         self.objective = objective
         self.source = source
@@ -88,14 +92,28 @@ class RouterSelector:
         """Load the encoder and run one prediction, so the first request does not pay for it (blocking)."""
         self.predict(RequestView.from_prompt("warm-up"))
 
-    async def rank(self, view: RequestView, objective: Objective | None = None) -> Ranking:
+    async def rank(
+        self, view: RequestView, objective: Objective | None = None, flags: Flags | None = None
+    ) -> Ranking:
+        """`flags`: the request's objective flags (policy/flags.py), from the models' facts in the router
+        file; FlagError when a flag asks for a fact the router's models lack."""
         quality, cost = await asyncio.to_thread(self.predict, view)
         objective = objective or self.objective
+        said = ""
+        tenant = view.caller.tenant
+        if self.personal is not None and tenant in self.personal[0].offsets_:
+            prefs, columns = self.personal
+            quality = quality + prefs.offsets(tenant)[columns]
+            said = f" (preferences of tenant {tenant})"
+        if flags is not None and flags.active:
+            models = [self.router.models_[i] for i in self._columns]
+            quality, _ = flags.apply(quality, models)
+            said += f" (flags {flags.describe()})"
         order = objective.rank(quality, cost)
         scored = [Scored(self.candidates[i], _num(quality[i]), _num(cost[i])) for i in order]
         top = scored[0]
         reason = (
-            f"router {self.router.name}, {objective.describe()}: {top.model} predicted quality "
+            f"router {self.router.name}, {objective.describe()}{said}: {top.model} predicted quality "
             + (f"{top.quality:.2f}" if top.quality is not None else "?")
             + (f" at ${top.cost:.6f}" if top.cost is not None else "")
         )

@@ -124,7 +124,7 @@ class TrainedSelector:
     def warm(self) -> None:
         self.selector().warm()
 
-    async def rank(self, view: RequestView, objective: Objective | None = None) -> Any:
+    async def rank(self, view: RequestView, objective: Objective | None = None, flags: Any = None) -> Any:
         if self._inner is None:
             await asyncio.to_thread(self.selector)
-        return await self._inner.rank(view, objective)
+        return await self._inner.rank(view, objective, flags)

@@ -37,7 +37,9 @@ class CategoryRouter(GatedRouter):
         self.ngram_weight = ngram_weight
         self.seed = seed
 
-    def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None:
+    def _fit_groups(
+        self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray, warm: GatedRouter | None = None
+    ) -> None:
         prior = model_priors(quality)
         self.means_ = np.array(
             [shrunk_means(quality[labels == g], prior, self.shrinkage) for g in range(len(self.gate_.names))]

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, log_expit
 
 from pointsman.data.dataset import RoutingDataset
@@ -123,6 +124,8 @@ class DualRouter(Router):
         m = y.shape[1]
         count = max(int(pos.sum()), 1)
         tau = self.temperature
+        per_row = 1 + others.shape[1]  # the partner and the negatives of each query
+        indptr = np.arange(0, n * per_row + 1, per_row)
 
         def loss_grad(p: Params) -> tuple[float, Params]:
             h = np.tanh(x @ p["w1"] + p["b1"])
@@ -143,7 +146,9 @@ class DualRouter(Router):
                 value += self.sample_weight * v2 / n
                 g2 *= w
                 du += np.einsum("nh,nhd->nd", g2, u[cand])
-                np.add.at(du, cand.ravel(), (g2[:, :, None] * u[:, None, :]).reshape(-1, u.shape[1]))
+                # du[cand[i, h]] += g2[i, h] u[i], as one sparse product (np.add.at is slow)
+                scatter = sparse.csr_matrix((g2.ravel(), cand.ravel(), indptr), shape=(n, n))
+                du += scatter.T @ u
             du_raw = _unit_backward(du, u, u_norm)
             dh = (du_raw @ p["w2"].T) * (1 - h * h)
             grads = {

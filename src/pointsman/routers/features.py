@@ -89,11 +89,30 @@ def _row(text: str) -> list[float]:
     ]
 
 
+# Per-text results kept for the process: cross-validation featurises the same texts for every fold,
+# router and inner fit, and a text's features never change. Cleared when it grows past this many texts.
+_MEMO_LIMIT = 400_000
+_lexical_memo: dict[str, np.ndarray] = {}
+_ngram_memo: dict[str, np.ndarray] = {}
+
+
+def _remember(memo: dict[str, np.ndarray], text: str, value: np.ndarray) -> np.ndarray:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[text] = value
+    return value
+
+
 def lexical_features(texts: Sequence[str]) -> np.ndarray:
     """(len(texts), len(LEXICAL_NAMES)) float64 features of the raw text."""
     if not texts:
         return np.zeros((0, len(LEXICAL_NAMES)))
-    return np.array([_row(t) for t in texts], dtype=np.float64)
+    memo = _lexical_memo
+    rows = [memo.get(t) for t in texts]
+    for i, row in enumerate(rows):
+        if row is None:
+            rows[i] = _remember(memo, texts[i], np.array(_row(texts[i]), dtype=np.float64))
+    return np.array(rows, dtype=np.float64)
 
 
 @dataclass
@@ -151,17 +170,22 @@ NGRAM_COLUMNS = 2**15
 _TOKEN = re.compile(r"\w\w+|[^\w\s]")
 
 
-def ngram_columns(text: str) -> list[int]:
-    """The hashed columns of the n-grams of `text`, sorted, each once."""
-    tokens = _TOKEN.findall(text)
-    grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
-    return sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % NGRAM_COLUMNS for g in grams})
+def ngram_columns(text: str) -> np.ndarray:
+    """The hashed columns of the n-grams of `text`, sorted, each once (int64)."""
+    cols = _ngram_memo.get(text)
+    if cols is None:
+        tokens = _TOKEN.findall(text)
+        grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+        found = {zlib.crc32(g.encode("utf-8", "surrogatepass")) % NGRAM_COLUMNS for g in grams}
+        cols = _remember(_ngram_memo, text, np.array(sorted(found), dtype=np.int64))
+    return cols
 
 
 def hashed_ngrams(texts: Sequence[str]) -> sparse.csr_matrix:
     """(len(texts), NGRAM_COLUMNS) binary n-gram indicators, each row L2-normalised."""
     cols = [ngram_columns(t) for t in texts]
-    indptr = np.cumsum([0] + [len(c) for c in cols])
-    values = np.concatenate([np.full(len(c), 1 / np.sqrt(len(c))) for c in cols if c] or [np.zeros(0)])
-    indices = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols] or [np.zeros(0, np.int64)])
+    lengths = np.array([len(c) for c in cols], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    values = np.repeat(1 / np.sqrt(np.maximum(lengths, 1)), lengths)
+    indices = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     return sparse.csr_matrix((values, indices, indptr), shape=(len(texts), NGRAM_COLUMNS))

@@ -10,8 +10,10 @@ every group.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import abstractmethod
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,7 @@ from scipy import sparse
 from pointsman.data.dataset import RoutingDataset
 from pointsman.routers.base import Queries, Router
 from pointsman.routers.features import NGRAM_COLUMNS, Featurizer, hashed_ngrams, ngram_columns
-from pointsman.routers.fitting import array, fit_softmax, softmax
+from pointsman.routers.fitting import array, fit_softmax_blocks, softmax
 
 OTHER = "(other)"
 # Prompts per k-means cluster when a dataset has no tasks, and at most this many clusters.
@@ -55,7 +57,7 @@ def group_labels(
 class Gate:
     """p(group | query features): softmax(x @ w + b); one group means probability 1.
 
-    x is `gate_matrix(features, texts, ngram_weight)`: the dense features and the hashed n-grams.
+    Its input is the dense features and `ngram_weight` x the hashed n-grams (`gate_matrix` stacks them).
     """
 
     names: list[str]
@@ -63,22 +65,40 @@ class Gate:
     b: np.ndarray  # (k,)
 
     @classmethod
-    def fit(cls, names: list[str], labels: np.ndarray, x: sparse.csr_matrix, reg: float) -> Gate:
+    def fit(
+        cls,
+        names: list[str],
+        labels: np.ndarray,
+        x: np.ndarray,
+        texts: Sequence[str],
+        ngram_weight: float,
+        reg: float,
+        init: Gate | None = None,
+    ) -> Gate:
+        """Fitted on dense features x and the texts' n-grams; `init`: a gate over the same groups to start
+        from (a warm start: fewer iterations to the same optimum)."""
         k = len(names)
         if k == 1:
-            return cls(names, np.zeros((x.shape[1], 1), np.float32), np.zeros(1))
-        w, b = fit_softmax(x, labels, k, reg / x.shape[0])
+            return cls(names, np.zeros((x.shape[1] + NGRAM_COLUMNS, 1), np.float32), np.zeros(1))
+        start = None
+        if init is not None and init.names == names and init.w.shape == (x.shape[1] + NGRAM_COLUMNS, k):
+            start = (init.w.astype(np.float64), init.b)
+        ngrams = hashed_ngrams(texts) * ngram_weight
+        w, b = fit_softmax_blocks(x, ngrams, labels, k, reg / x.shape[0], init=start)
         return cls(names, w.astype(np.float32), b)
 
     def proba(self, x: np.ndarray, texts: Sequence[str], ngram_weight: float) -> np.ndarray:
-        """(n, k) group probabilities; the same as softmax(gate_matrix(...) @ w + b), without building it
-        (a sparse matrix costs more to assemble than one query's whole gate)."""
+        """(n, k) group probabilities, softmax(gate_matrix(...) @ w + b). One query at a time (the
+        gateway) sums its n-grams' rows directly: a sparse matrix costs more to assemble than that."""
         d = x.shape[1]
         z = x @ self.w[:d] + self.b
+        if len(texts) > 16:
+            z += (hashed_ngrams(texts) * ngram_weight) @ self.w[d:]
+            return softmax(z)
         for row, text in enumerate(texts):
             cols = ngram_columns(text)
-            if cols:
-                z[row] += self.w[d + np.asarray(cols)].sum(axis=0) * (ngram_weight / np.sqrt(len(cols)))
+            if len(cols):
+                z[row] += self.w[d + cols].sum(axis=0) * (ngram_weight / np.sqrt(len(cols)))
         return softmax(z)
 
     def state(self) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -88,6 +108,37 @@ class Gate:
     def from_state(cls, names: list[str], arrays: dict[str, np.ndarray], dim: int) -> Gate:
         k = len(names)
         return cls(list(names), array(arrays, "gate_w", (dim, k)), array(arrays, "gate_b", (k,)))
+
+
+# Gates fitted in this process, by everything that determines them. The gate is the optimum of a strictly
+# convex loss, a pure function of its inputs: `category` and `mixture` fit the very same gate on each
+# cross-validation fold, and a refit on the same data gets it back instead of refitting.
+_GATES: OrderedDict[bytes, Gate] = OrderedDict()
+_GATES_KEPT = 8
+
+
+def fitted_gate(
+    names: list[str],
+    labels: np.ndarray,
+    x: np.ndarray,
+    texts: Sequence[str],
+    ngram_weight: float,
+    reg: float,
+    warm: Gate | None = None,
+) -> Gate:
+    """`Gate.fit`, shared with earlier fits on the same inputs in this process."""
+    h = hashlib.sha256(json.dumps([names, float(ngram_weight), float(reg)]).encode())
+    h.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    h.update(np.ascontiguousarray(x, np.float64).tobytes())
+    h.update("\0".join(texts).encode("utf-8", "surrogatepass"))
+    key = h.digest()
+    if key in _GATES:
+        _GATES.move_to_end(key)
+        return _GATES[key]
+    gate = _GATES[key] = Gate.fit(names, labels, x, texts, ngram_weight, reg, warm)
+    if len(_GATES) > _GATES_KEPT:
+        _GATES.popitem(last=False)
+    return gate
 
 
 def gate_matrix(x: np.ndarray, texts: Sequence[str], ngram_weight: float) -> sparse.csr_matrix:
@@ -110,19 +161,26 @@ class GatedRouter(Router):
     seed: int
 
     def fit(self, dataset: RoutingDataset) -> GatedRouter:
+        return self._fit_gated(dataset)
+
+    def _fit_gated(self, dataset: RoutingDataset, warm: GatedRouter | None = None) -> GatedRouter:
+        """`fit`, optionally warm-started from `warm`, a router of this kind fitted on overlapping data (the
+        losses are strictly convex: a warm start changes how many iterations it takes, not the optimum)."""
         quality = self._fit_common(dataset)
         emb = self._embed(Queries.of(dataset))
         self.featurizer_ = Featurizer.fit(emb, dataset.prompts, self.lexical_weight)
         x = self.featurizer_.transform(emb, dataset.prompts)
         names, labels = group_labels(dataset.tasks, emb, self.min_group, self.seed)
-        self.gate_ = Gate.fit(
-            names, labels, gate_matrix(x, dataset.prompts, self.ngram_weight), self.gate_reg
+        self.gate_ = fitted_gate(
+            names, labels, x, dataset.prompts, self.ngram_weight, self.gate_reg, warm.gate_ if warm else None
         )
-        self._fit_groups(x, quality, labels)
+        self._fit_groups(x, quality, labels, warm)
         return self
 
     @abstractmethod
-    def _fit_groups(self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray) -> None: ...
+    def _fit_groups(
+        self, x: np.ndarray, quality: np.ndarray, labels: np.ndarray, warm: GatedRouter | None = None
+    ) -> None: ...
 
     @abstractmethod
     def _predict_groups(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray: ...

@@ -35,6 +35,7 @@ from pointsman.signals.heuristics import (
 )
 from pointsman.signals.language import DEFAULT_PREFIX_CHARS, LanguageSignal
 from pointsman.signals.pii import PII_TYPES, PiiSignal
+from pointsman.signals.pii.detectors import KNOWN_TYPES
 from pointsman.signals.routes import DEFAULT_THRESHOLD, Route, RouteSignal
 
 
@@ -122,9 +123,9 @@ class PiiSpec(SpecBase):
     @field_validator("types")
     @classmethod
     def _known(cls, types: list[str]) -> list[str]:
-        unknown = sorted(set(types) - set(PII_TYPES))
+        unknown = sorted(set(types) - set(KNOWN_TYPES))
         if unknown:
-            raise ValueError(f"unknown PII types {unknown}; known: {', '.join(PII_TYPES)}")
+            raise ValueError(f"unknown PII types {unknown}; known: {', '.join(KNOWN_TYPES)}")
         return types
 
 

@@ -2,7 +2,8 @@
 
 The default for one replica. Operations never wait on I/O: writes mark keys dirty and a background task
 writes them to SQLite every `flush_interval` seconds (and at close), so spend, budgets and bandit statistics
-survive a restart without the request path paying for a disk write. Not shared between processes: several
+survive a restart without the request path paying for a disk write. Sliding-window buckets (rate limits,
+gone within 70 s) are not persisted. Not shared between processes: several
 workers or hosts need `kind: redis`.
 """
 
@@ -14,7 +15,16 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from pointsman.state.base import SharedState, WindowCount, clock, window_buckets, window_retry_after
+from pointsman.state.base import (
+    SharedState,
+    WindowCount,
+    clock,
+    window_keys,
+    window_slots,
+    window_sum,
+    window_ttl,
+    window_verdicts,
+)
 
 log = logging.getLogger("pointsman.state")
 
@@ -101,42 +111,27 @@ class EmbeddedState(SharedState):
     async def window_take(
         self, key: str, amount: float, *, window: float, limit: float | None = None, now: float | None = None
     ) -> WindowCount:
-        t = now if now is not None else clock()
-        index, weight = window_buckets(t, window)
-        prev_key, cur_key = f"{key}#{index - 1}", f"{key}#{index}"
-        previous, current = self._num(prev_key, t), self._num(cur_key, t)
-        total = previous * weight + current
-        if limit is not None and total + amount > limit:
-            return WindowCount(False, total, window_retry_after(previous, current, amount, limit, t, window))
-        self._put(cur_key, current + float(amount), 2 * window, t, keep_expiry=True)
-        return WindowCount(True, total + amount, 0.0)
+        return (await self.window_take_all([(key, amount, limit)], window=window, now=now))[0]
 
     async def window_take_all(
         self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
     ) -> list[WindowCount]:
         t = now if now is not None else clock()
-        index, weight = window_buckets(t, window)
-        seen = []
-        for key, amount, limit in takes:
-            previous, current = self._num(f"{key}#{index - 1}", t), self._num(f"{key}#{index}", t)
-            fits = limit is None or previous * weight + current + amount <= limit
-            seen.append((previous, current, fits))
-        allowed = all(fits for _, _, fits in seen)
-        out = []
-        for (key, amount, limit), (previous, current, fits) in zip(takes, seen):
-            total = previous * weight + current
-            if allowed:
-                self._put(f"{key}#{index}", current + float(amount), 2 * window, t, keep_expiry=True)
-                out.append(WindowCount(True, total + amount, 0.0))
-            else:
-                wait = 0.0 if fits else window_retry_after(previous, current, amount, limit or 0.0, t, window)
-                out.append(WindowCount(False, total, wait))
+        index, weight = window_slots(t, window)
+        counts = [[self._num(k, t) for k in window_keys(key, index)] for key, _, _ in takes]
+        out = window_verdicts(takes, counts, weight, window)
+        if out and out[0].allowed:
+            ttl = window_ttl(window)
+            for (key, amount, _), c in zip(takes, counts):
+                bucket = f"{key}#{index}"
+                self._put(bucket, c[-1] + float(amount), ttl, t, keep_expiry=True)
+                self._dirty.discard(bucket)  # gone in 70 s: not worth a disk write
         return out
 
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
         t = now if now is not None else clock()
-        index, weight = window_buckets(t, window)
-        return self._num(f"{key}#{index - 1}", t) * weight + self._num(f"{key}#{index}", t)
+        index, weight = window_slots(t, window)
+        return window_sum([self._num(k, t) for k in window_keys(key, index)], weight)
 
     # -- values -----------------------------------------------------------------------------------------
 

@@ -23,12 +23,16 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from pointsman.state.base import (
+    SLOTS,
     SharedState,
     StateUnavailable,
     WindowCount,
     clock,
-    window_buckets,
-    window_retry_after,
+    window_keys,
+    window_slots,
+    window_sum,
+    window_ttl,
+    window_verdicts,
 )
 
 # KEYS[1] counter; ARGV[1] amount, ARGV[2] ttl in ms ('' none). The TTL counts from creation.
@@ -39,30 +43,34 @@ if fresh and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v
 """
 
-# Takes on sliding windows, all or none. KEYS: previous and current bucket of each window, in pairs; ARGV[1]
-# the previous buckets' weight, ARGV[2] a bucket's ttl in ms, then amount and limit ('' none) of each take.
-# Returns {allowed, previous 1, current 1, previous 2, ...} (numbers as strings: Redis would truncate Lua
-# numbers to integers). A non-numeric value counts as 0.
+# Takes on sliding windows, all or none. KEYS: each window's buckets, oldest first, ARGV[3] of them per window;
+# ARGV[1] the oldest bucket's weight, ARGV[2] a bucket's ttl in ms, then amount and limit ('' none) of each
+# take. Returns {allowed, then every bucket's count before the take} (numbers as strings: Redis would truncate
+# Lua numbers to integers). A non-numeric value counts as 0.
 _WINDOW_TAKE = """
-local n = #KEYS / 2
-local w = tonumber(ARGV[1])
-local prev, cur, ok = {}, {}, 1
+local w, per = tonumber(ARGV[1]), tonumber(ARGV[3])
+local n = #KEYS / per
+local counts, ok = {}, 1
 for i = 1, n do
-  prev[i] = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0') or 0
-  cur[i] = tonumber(redis.call('GET', KEYS[2 * i]) or '0') or 0
-  local limit = ARGV[2 + 2 * i]
-  if limit ~= '' and prev[i] * w + cur[i] + tonumber(ARGV[1 + 2 * i]) > tonumber(limit) then ok = 0 end
+  local total = 0
+  for j = 1, per do
+    local c = tonumber(redis.call('GET', KEYS[(i - 1) * per + j]) or '0') or 0
+    counts[(i - 1) * per + j] = c
+    if j == 1 then total = total + c * w else total = total + c end
+  end
+  local limit = ARGV[3 + 2 * i]
+  if limit ~= '' and total + tonumber(ARGV[2 + 2 * i]) > tonumber(limit) then ok = 0 end
 end
 local out = {ok}
 for i = 1, n do
   if ok == 1 then
-    local fresh = redis.call('EXISTS', KEYS[2 * i]) == 0
-    redis.call('INCRBYFLOAT', KEYS[2 * i], ARGV[1 + 2 * i])
-    if fresh then redis.call('PEXPIRE', KEYS[2 * i], ARGV[2]) end
+    local key = KEYS[i * per]
+    local fresh = redis.call('EXISTS', key) == 0
+    redis.call('INCRBYFLOAT', key, ARGV[2 + 2 * i])
+    if fresh then redis.call('PEXPIRE', key, ARGV[2]) end
   end
-  out[#out + 1] = string.format('%.17g', prev[i])
-  out[#out + 1] = string.format('%.17g', cur[i])
 end
+for k = 1, #KEYS do out[#out + 1] = string.format('%.17g', counts[k]) end
 return out
 """
 
@@ -133,6 +141,19 @@ class RedisState(SharedState):
         ttl_ms = str(_ms(ttl)) if ttl is not None else ""
         return _float(await self._call(self._incr(keys=[self._k(key)], args=[repr(float(amount)), ttl_ms])))
 
+    async def incr_many(self, items: Sequence[tuple[str, float, float | None]]) -> None:
+        if not items:
+            return
+
+        async def run() -> None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, amount, ttl in items:
+                    ttl_ms = str(_ms(ttl)) if ttl is not None else ""
+                    await self._incr(keys=[self._k(key)], args=[repr(float(amount)), ttl_ms], client=pipe)
+                await pipe.execute()
+
+        await self._call(run())
+
     async def number(self, key: str) -> float:
         return _float(await self._call(self._client.get(self._k(key))))
 
@@ -144,35 +165,26 @@ class RedisState(SharedState):
     async def window_take_all(
         self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
     ) -> list[WindowCount]:
+        if not takes:
+            return []
         t = now if now is not None else clock()
-        index, weight = window_buckets(t, window)
-        keys, args = [], [repr(weight), str(_ms(2 * window))]
+        index, weight = window_slots(t, window)
+        per = SLOTS + 1
+        keys: list[str] = []
+        args = [repr(weight), str(_ms(window_ttl(window))), str(per)]
         for key, amount, limit in takes:
-            keys += [self._k(f"{key}#{index - 1}"), self._k(f"{key}#{index}")]
+            keys += [self._k(k) for k in window_keys(key, index)]
             args += [repr(float(amount)), repr(float(limit)) if limit is not None else ""]
         allowed, *numbers = await self._call(self._take(keys=keys, args=args))
-        out = []
-        for (_, amount, limit), previous, current in zip(
-            takes, map(float, numbers[::2]), map(float, numbers[1::2])
-        ):
-            total = previous * weight + current
-            if allowed:
-                out.append(WindowCount(True, total + amount, 0.0))
-            elif limit is None or total + amount <= limit:
-                out.append(WindowCount(False, total, 0.0))
-            else:
-                out.append(
-                    WindowCount(False, total, window_retry_after(previous, current, amount, limit, t, window))
-                )
-        return out
+        values = [float(x) for x in numbers]
+        counts = [values[i * per : (i + 1) * per] for i in range(len(takes))]
+        return window_verdicts(takes, counts, weight, window, allowed=bool(allowed))
 
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:
         t = now if now is not None else clock()
-        index, weight = window_buckets(t, window)
-        previous, current = await self._call(
-            self._client.mget([self._k(f"{key}#{index - 1}"), self._k(f"{key}#{index}")])
-        )
-        return _float(previous) * weight + _float(current)
+        index, weight = window_slots(t, window)
+        counts = await self._call(self._client.mget([self._k(k) for k in window_keys(key, index)]))
+        return window_sum([_float(c) for c in counts], weight)
 
     # -- values -----------------------------------------------------------------------------------------
 

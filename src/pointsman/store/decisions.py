@@ -30,14 +30,15 @@ from pointsman.store.feedback import FeedbackRecord
 
 log = logging.getLogger("pointsman.store")
 
-SCHEMA_VERSION = 4  # 3: client ids, trace context, error detail; 4: the feedback table and context
+SCHEMA_VERSION = 5  # 3: client ids, trace context, error detail; 4: the feedback table and context; 5: cascade
 # Columns stored as JSON text (SQLite) / JSONB (Postgres).
-JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals", "context")
+JSON_COLUMNS = ("candidates", "fallbacks", "content", "signals", "context", "cascade")
 # Columns each schema version added (appended to the table when an older log is opened).
 ADDED_COLUMNS = {
     2: ("decision", "action", "signals"),
     3: ("client_request_id", "traceparent", "error_detail"),
     4: ("context",),
+    5: ("cascade",),
 }
 
 
@@ -73,6 +74,7 @@ class DecisionRecord:
     traceparent: str | None = None  # the client's W3C trace context
     error_detail: str | None = None  # the upstream's own words for a failure (clients get a safe message)
     context: dict[str, Any] | None = None  # what a learning selector saw (reduced embedding, prior): numbers
+    cascade: dict[str, Any] | None = None  # a cascade profile's steps: model, outcome, score, cost, seconds
 
     def row(self) -> tuple:
         """Values in COLUMNS order, JSON columns as text (one C-level attrgetter, not dataclasses.asdict, which

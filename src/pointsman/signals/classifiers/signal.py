@@ -10,6 +10,11 @@ same text, so one request costs one small matrix product. Values:
   reaches `threshold`; confidence: P(benign) or P(unsafe).
 - `ood` (label): the likeliest configured domain, or `out_of_domain` when P(in domain) is under `threshold`;
   confidence: that side's probability.
+- `harm` (label): `benign`, or the likeliest harm category (violence, weapons, self_harm, crime, hate,
+  privacy, sexual, sexual_minors, extremism, deception) when P(harmful) reaches `threshold`.
+- `privacy` (label): `none`, or `intrusion` (a request for personal data about a specific person) when
+  P(intrusion) reaches `threshold`.
+`threshold` omitted: the one the model file was calibrated with (harm, privacy), else 0.5.
 
 `scores` carry every class probability (and `unsafe` / `in_domain` for the binary decisions).
 ```yaml
@@ -28,7 +33,7 @@ import numpy as np
 from pydantic import Field
 
 from pointsman.signals.base import RequestView, Signal, SignalResult, ValueKind
-from pointsman.signals.classifiers import jailbreak, ood
+from pointsman.signals.classifiers import harm, jailbreak, ood
 from pointsman.signals.classifiers.model import TextClassifier
 from pointsman.signals.classifiers.routing import HARD
 from pointsman.signals.config import BuildContext, SpecBase, register_signal_type
@@ -105,22 +110,44 @@ class OodSignal(ClassifierSignal):
         return SignalResult(label, 1.0 - p_in if label == ood.OUT else p_in, scores)
 
 
+class HarmSignal(ClassifierSignal):
+    kind = ValueKind.LABEL
+    expected_kind = "harm"
+    negative = "benign"
+    score_name = "harmful"
+
+    def result(self, proba: np.ndarray, scores: dict[str, float]) -> SignalResult:
+        label = harm.decide(proba, self.classes, self.threshold, self.negative)[0]
+        p = float(harm.p_positive(proba, self.classes, self.negative)[0])
+        scores[self.score_name] = round(p, 4)
+        return SignalResult(label, p if label != self.negative else 1.0 - p, scores)
+
+
+class PrivacySignal(HarmSignal):
+    expected_kind = "privacy"
+    negative = "none"
+    score_name = "intrusion"
+
+
 SIGNALS: dict[str, type[ClassifierSignal]] = {
     "domain": DomainSignal,
     "difficulty": DifficultySignal,
     "jailbreak": JailbreakSignal,
     "ood": OodSignal,
+    "harm": HarmSignal,
+    "privacy": PrivacySignal,
 }
 
 
 class ClassifierSpec(SpecBase):
     """`model`: a trained file (relative paths against the config's folder); omitted: the built-in model,
     trained from the shared data on first use and cached. `threshold`: the decision threshold (jailbreak:
-    on P(unsafe); ood: on P(in domain)); `budget_ms`: the runner's time budget."""
+    on P(unsafe); ood: on P(in domain); harm, privacy: on P(harmful), P(intrusion)); omitted: the model's
+    calibrated one, else 0.5. `budget_ms`: the runner's time budget."""
 
-    type: Literal["domain", "difficulty", "jailbreak", "ood"]
+    type: Literal["domain", "difficulty", "jailbreak", "ood", "harm", "privacy"]
     model: Path | None = None
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
     budget_ms: float = Field(5.0, gt=0.0)
 
 
@@ -138,7 +165,10 @@ def build_classifier_signal(name: str, spec: ClassifierSpec, ctx: BuildContext) 
             f"{path}: trained on {classifier.encoder_id_} embeddings, but requests are embedded "
             f"with {encoder_id}"
         )
-    signal = SIGNALS[spec.type](name, classifier, threshold=spec.threshold)
+    threshold = spec.threshold
+    if threshold is None:
+        threshold = float(classifier.info_.get("threshold", 0.5))
+    signal = SIGNALS[spec.type](name, classifier, threshold=threshold)
     signal.budget_ms = spec.budget_ms
     return signal
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pointsman.data.guard_sets import DATA_ENV
-from pointsman.signals.classifiers import jailbreak, ood, routing
+from pointsman.signals.classifiers import harm, jailbreak, ood, routing
 from pointsman.signals.classifiers.evaluation import Evaluation
 from pointsman.signals.classifiers.model import ClassifierFileError, TextClassifier
 from pointsman.text.cache_dir import cache_dir
@@ -55,6 +55,10 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("jailbreak", "benign / harmful / jailbreak / injection", 1, jailbreak.train, jailbreak.evaluate),
         Kind("ood", "banking / health / out_of_domain (configurable domains)", 1, ood.train, ood.evaluate),
+        Kind("harm", "benign / one label per harm category (what is asked)", 2, harm.train, harm.evaluate),
+        Kind(
+            "privacy", "none / intrusion (personal data about a person)", 3, harm.train_privacy, harm.evaluate
+        ),
     )
 }
 _lock = threading.Lock()

@@ -19,6 +19,7 @@ import phonenumbers
 
 from pointsman.signals.base import Span
 from pointsman.signals.pii import checksums as ck
+from pointsman.signals.pii.names import find_addresses, find_persons
 
 # Types in the order that wins when two detectors claim overlapping text with equal scores.
 PII_TYPES: tuple[str, ...] = (
@@ -40,7 +41,10 @@ PII_TYPES: tuple[str, ...] = (
     "SECRET",
 )
 SECRET_TYPES = frozenset({"PRIVATE_KEY", "JWT", "API_KEY", "SECRET"})
-_PRIORITY = {t: i for i, t in enumerate(PII_TYPES)}
+# Found from the text's structure, not a pattern of digits (pii/names.py): opt-in, as they are less precise.
+ENTITY_TYPES: tuple[str, ...] = ("STREET_ADDRESS", "PERSON")
+KNOWN_TYPES: tuple[str, ...] = (*PII_TYPES, *ENTITY_TYPES)
+_PRIORITY = {t: i for i, t in enumerate(KNOWN_TYPES)}
 
 _CONTEXT_BEFORE = 48
 _CONTEXT_AFTER = 40
@@ -391,6 +395,8 @@ FINDERS: dict[str, tuple[Finder, frozenset[str]]] = {
     ),
     "phone": (find_phones, frozenset({"PHONE"})),
     "secret": (find_secrets, SECRET_TYPES),
+    "address": (find_addresses, frozenset({"STREET_ADDRESS"})),
+    "person": (find_persons, frozenset({"PERSON"})),
 }
 _HAS_DIGIT = re.compile(r"\d")
 
@@ -404,9 +410,9 @@ class PiiDetector:
     min_score: float = 0.5
 
     def __post_init__(self) -> None:
-        unknown = set(self.types) - set(PII_TYPES)
+        unknown = set(self.types) - set(KNOWN_TYPES)
         if unknown:
-            raise ValueError(f"unknown PII types {sorted(unknown)}; known: {', '.join(PII_TYPES)}")
+            raise ValueError(f"unknown PII types {sorted(unknown)}; known: {', '.join(KNOWN_TYPES)}")
 
     def detect(self, text: str) -> list[Span]:
         if not text:
@@ -414,7 +420,7 @@ class PiiDetector:
         has_digit = _HAS_DIGIT.search(text) is not None
         found: list[Span] = []
         for name, (finder, types) in FINDERS.items():
-            if not (types & self.types) or (not has_digit and name not in ("email", "secret")):
+            if not (types & self.types) or (not has_digit and name not in ("email", "secret", "person")):
                 continue
             found.extend(s for s in finder(text) if s.type in self.types and s.score >= self.min_score)
         return resolve_overlaps(found)
