@@ -251,7 +251,13 @@ def response(text: str) -> dict:
 
 
 async def cache_section(
-    texts: list[str], vectors: np.ndarray, queries: list[str], qvec: np.ndarray, folder: Path
+    texts: list[str],
+    vectors: np.ndarray,
+    queries: list[str],
+    qvec: np.ndarray,
+    unseen: list[str],
+    unseen_vec: np.ndarray,
+    folder: Path,
 ) -> None:
     from prometheus_client import CollectorRegistry
 
@@ -308,7 +314,7 @@ async def cache_section(
         p50(sem) <= TARGET_LOOKUP_MS,
         f"lookup p50 {p50(sem):.3f} ms <= {TARGET_LOOKUP_MS} ms at {cache.entries}",
     )
-    miss = await _miss_overhead(gc, queries, qvec, f"{scope}:{context}")
+    miss = await _miss_overhead(gc, unseen, unseen_vec, f"{scope}:{context}")
     check(miss <= TARGET_MISS_MS, f"miss overhead p50 {miss:.3f} ms <= {TARGET_MISS_MS} ms")
     per_100k = cache.nbytes / cache.entries * 100_000 / 2**20
     print(
@@ -334,7 +340,8 @@ def _body(text: str) -> dict:
 
 
 async def _miss_overhead(gc, queries: list[str], qvec: np.ndarray, partition: str) -> float:
-    """before_route + after_route of requests that miss, their embedding computed already (by signals)."""
+    """before_route + after_route of new questions (not stored; the few that find a paraphrase are left out),
+    their embedding computed already (by signals)."""
     from pointsman.gateway.auth import Principal
     from pointsman.gateway.request import parse_chat
     from pointsman.gateway.service import Exchange
@@ -342,19 +349,25 @@ async def _miss_overhead(gc, queries: list[str], qvec: np.ndarray, partition: st
     from pointsman.signals.base import Caller, RequestView
 
     who = Principal("k1", "acme", "key:k1", None)
-    times = []
+    times, hits = [], 0
     for i, (q, v) in enumerate(zip(queries, qvec, strict=True)):
-        raw = json.dumps(_body(f"{q} (variant {i})")).encode()
+        raw = json.dumps(_body(q)).encode()
         ex = Exchange(f"req_{i}", time.perf_counter(), time.time(), principal=who)
         ex.request = parse_chat(raw)
-        ex.view = RequestView(ex.request.body, Caller("acme", "k1"), embedding=-v)  # far from every entry
+        ex.view = RequestView(ex.request.body, Caller("acme", "k1"), embedding=v)
         ex.decision = Decision("default", "balanced", "default profile")
         t = time.perf_counter()
-        assert await gc.before_route(ex, None) is None
-        assert await gc.after_route(ex) is None
-        times.append((time.perf_counter() - t) * 1000)
+        found = await gc.before_route(ex, None) or await gc.after_route(ex)
+        ms = (time.perf_counter() - t) * 1000
         assert f"{ex.cache.scope}:{ex.cache.fps.context}" == partition  # it searched the 100k entries
-    print(f"  miss overhead p50 {p50(times):.3f} ms (fingerprint, exact lookup, rule, semantic search)")
+        if found is None:
+            times.append(ms)
+        else:
+            hits += 1
+    print(
+        f"  miss overhead p50 {p50(times):.3f} ms over {len(times)} new questions ({hits} more found a "
+        "paraphrase): fingerprint, exact lookup, rule, semantic search"
+    )
     return p50(times)
 
 
@@ -503,7 +516,8 @@ def main() -> int:
         precision_section("qqp", qqp, args.precision, args.also)
         precision_section("sts", load_sts(), args.precision, args.also)
 
-    texts = list(dict.fromkeys([*qqp.a, *qqp.b]))[:N_ENTRIES]
+    unique = list(dict.fromkeys([*qqp.a, *qqp.b]))
+    texts, unseen = unique[:N_ENTRIES], unique[N_ENTRIES : N_ENTRIES + 1000]  # unseen: questions not stored
     vectors = embed(texts)
     queries = qqp.b[:1000]  # stored questions: the semantic lookups take the hit path (read, decode, overlap)
     qvec = embed(queries)
@@ -511,7 +525,7 @@ def main() -> int:
         index_section(vectors, qvec, args.quick)
     with tempfile.TemporaryDirectory() as tmp:
         if "cache" in only:
-            asyncio.run(cache_section(texts, vectors, queries, qvec, Path(tmp)))
+            asyncio.run(cache_section(texts, vectors, queries, qvec, unseen, embed(unseen), Path(tmp)))
         if "e2e" in only:
             end_to_end(Path(tmp), 200 if args.quick else 500)
 

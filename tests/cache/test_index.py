@@ -55,3 +55,21 @@ def test_bad_vectors_are_refused() -> None:
     with pytest.raises(ValueError, match="zero"):
         index.add("p", "c", np.zeros(8))
     assert len(index) == 1
+
+
+def test_an_hnsw_partition_then_the_encoder_does_not_crash_the_process() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from pointsman.cache.index import VectorIndex\n"
+        "index = VectorIndex(ann_from=2)\n"
+        "for i in range(4): index.add('p', str(i), np.random.default_rng(i).normal(size=8))\n"
+        "import onnxruntime\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -85,9 +85,12 @@ class _HNSW:
     __slots__ = ("index", "keys", "labels", "next")
 
     def __init__(self, dim: int) -> None:
+        # onnxruntime first: loaded after usearch 2.26, it crashes the process (a native library clash,
+        # `python -c "import usearch.index; import onnxruntime"` segfaults); the encoder needs it later.
+        import onnxruntime  # noqa: F401
         from usearch.index import Index
 
-        self.index: Any = Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_search=64)
+        self.index: Any = Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_search=32)
         self.labels: dict[str, int] = {}
         self.keys: dict[int, str] = {}
         self.next = 0
@@ -114,7 +117,7 @@ class _HNSW:
     def search(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         if not self.labels:
             return []
-        found = self.index.search(vector, k)
+        found = self.index.search(vector, k, threads=1)
         return [
             Neighbour(self.keys[int(label)], 1.0 - float(dist))
             for label, dist in zip(found.keys, found.distances, strict=False)
