@@ -117,7 +117,9 @@ class AggregateRunner:
         trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
         return Outcome(model=model, attempts=attempts, response=outcome.response)
 
-    async def _call(self, dispatcher, model, body, prompt_tokens, bodies) -> tuple[Any, list[Attempt], float]:
+    async def _call(
+        self, dispatcher: Any, model: str, body: dict, prompt_tokens: int | None, bodies: Mapping | None
+    ) -> tuple[Any, list[Attempt], float]:
         """(outcome or None, the attempts of a failure, seconds)."""
         t0 = time.perf_counter()
         try:

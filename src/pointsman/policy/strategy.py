@@ -39,7 +39,8 @@ class Strategy:
     @classmethod
     def build(
         cls, kind: str, *, instruction: str | None = None, examples: str | Path | None = None, k: int = 3
-    ):
+    ) -> Strategy:
+        """A strategy of `kind`; StrategyError for an unknown kind or unusable examples."""
         if kind == "few_shot":
             if examples is None:
                 raise StrategyError("few_shot needs 'examples': a JSONL file of {prompt, answer} lines")
