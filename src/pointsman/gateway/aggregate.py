@@ -22,10 +22,16 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
 
-from pointsman.backends.base import BackendError
-from pointsman.backends.dispatch import AllBackendsFailed, Attempt, Outcome
+from pointsman.backends.dispatch import AllBackendsFailed, Outcome
 from pointsman.config.aggregate import AggregateConfig
-from pointsman.gateway.cascade import CascadeTrace, Step, answer_text, call_cost, last_user_text
+from pointsman.gateway.cascade import (
+    CascadeTrace,
+    Step,
+    answer_text,
+    answered_step,
+    call_step,
+    last_user_text,
+)
 from pointsman.policy.aggregate import closed_form, fan_out_gain, log_odds_weights, vote
 
 
@@ -72,33 +78,32 @@ class AggregateRunner:
         if not members:
             trace.decision_s = time.perf_counter() - started
             self.metrics.labels(self.route, "single").inc()
+            t0 = time.perf_counter()
             outcome = await dispatcher.complete(
                 selection.ranking, body, prompt_tokens=prompt_tokens, bodies=bodies
             )
+            seconds = time.perf_counter() - t0
             trace.steps.append(
-                Step(
-                    outcome.model,
-                    "accepted",
-                    cost_usd=call_cost(self.prices, outcome.model, outcome.response),
-                )
+                answered_step(outcome.model, "accepted", outcome.response, self.prices, seconds)
             )
             trace.served = outcome.model
             return outcome
         self.metrics.labels(self.route, "fanned").inc()
-        calls = [self._call(dispatcher, m, body, prompt_tokens, bodies) for m in members]
-        results = await asyncio.gather(*calls)
-        upstream = max(seconds for _, _, seconds in results)
-        attempts = [a for outcome, error, _ in results for a in (outcome.attempts if outcome else error)]
-        answered = [(m, o) for m, (o, _, _) in zip(members, results) if o is not None]
-        for m, (outcome, error, seconds) in zip(members, results):
-            if outcome is None:
-                trace.steps.append(
-                    Step(m, "failed", seconds=seconds, code=error[-1].code if error else "error")
-                )
+        timeout = self.config.step_timeout
+        calls = await asyncio.gather(
+            *(
+                call_step(dispatcher, m, body, timeout, prompt_tokens=prompt_tokens, bodies=bodies)
+                for m in members
+            )
+        )
+        upstream = max(c.seconds for c in calls)
+        attempts = [a for c in calls for a in c.attempts]
+        answered = [(m, c.outcome) for m, c in zip(members, calls) if c.outcome is not None]
+        for m, c in zip(members, calls):
+            if c.outcome is None:
+                trace.steps.append(Step(m, "failed", seconds=c.seconds, code=c.code or "error"))
             else:
-                trace.steps.append(
-                    Step(m, "outvoted", cost_usd=call_cost(self.prices, m, outcome.response), seconds=seconds)
-                )
+                trace.steps.append(answered_step(m, "outvoted", c.outcome.response, self.prices, c.seconds))
         if not answered:
             trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
             raise AllBackendsFailed(
@@ -116,22 +121,6 @@ class AggregateRunner:
         trace.served = model
         trace.decision_s = max(0.0, time.perf_counter() - started - upstream)
         return Outcome(model=model, attempts=attempts, response=outcome.response)
-
-    async def _call(
-        self, dispatcher: Any, model: str, body: dict, prompt_tokens: int | None, bodies: Mapping | None
-    ) -> tuple[Any, list[Attempt], float]:
-        """(outcome or None, the attempts of a failure, seconds)."""
-        t0 = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.config.step_timeout):
-                outcome = await dispatcher.complete([model], body, prompt_tokens=prompt_tokens, bodies=bodies)
-            return outcome, [], time.perf_counter() - t0
-        except TimeoutError:
-            attempt = Attempt(model, "error", "step_timeout", f"no answer in {self.config.step_timeout:g} s")
-            return None, [attempt], time.perf_counter() - t0
-        except BackendError as exc:
-            attempts = list(getattr(exc, "attempts", ()) or [Attempt(model, "error", exc.code, exc.message)])
-            return None, attempts, time.perf_counter() - t0
 
 
 def _num(value: float | None, missing: float = np.nan) -> float:

@@ -152,40 +152,23 @@ class CascadeRunner:
         upstream = 0.0
         last = len(self.policy.models) - 1
         for k, model in enumerate(self.policy.models):
-            t0 = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.config.step_timeout):
-                    outcome = await dispatcher.complete(
-                        [model], body, prompt_tokens=prompt_tokens, bodies=bodies
-                    )
-            except TimeoutError:
-                attempts.append(
-                    Attempt(model, "error", "step_timeout", f"no answer in {self.config.step_timeout:g} s")
-                )
-                last_error = BackendError(f"{model}: cascade step timeout", status=504, code="timeout")
-                upstream += self._failed(trace, model, "step_timeout", time.perf_counter() - t0)
+            call = await call_step(
+                dispatcher, model, body, self.config.step_timeout, prompt_tokens=prompt_tokens, bodies=bodies
+            )
+            attempts.extend(call.attempts)
+            if call.outcome is None:
+                last_error = call.error
+                upstream += self._failed(trace, model, call.code or "error", call.seconds)
                 continue
-            except BackendError as exc:
-                attempts.extend(
-                    getattr(exc, "attempts", ()) or [Attempt(model, "error", exc.code, exc.message)]
-                )
-                last_error = exc
-                upstream += self._failed(trace, model, exc.code or "error", time.perf_counter() - t0)
-                continue
-            seconds = time.perf_counter() - t0
+            seconds = call.seconds
             upstream += seconds
-            attempts.extend(outcome.attempts)
-            response = outcome.response or {}
+            response = call.outcome.response or {}
             text = answer_text(response)
             context = AnswerContext(
                 model, tuple(a[1] for a in answers), _completion_tokens(response), mean_logprob(response)
             )
             score = self.scorer.score(prompt, text, context)
-            usage = response.get("usage") or {}
-            trace.steps.append(
-                Step(model, "answered", score, call_cost(self.prices, model, response), seconds, None,
-                     _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
-            )  # fmt: skip
+            trace.steps.append(answered_step(model, "answered", response, self.prices, seconds, score))
             answers.append((len(trace.steps) - 1, text, response))
             if k < last and self.policy.accepts(k, score):
                 return self._accept(trace, answers, len(answers) - 1, attempts, started, upstream)
@@ -247,6 +230,58 @@ class CascadeRunner:
         trace.steps.append(Step(model, "failed", seconds=seconds, code=code))
         self.metrics.steps.labels(self.route, model, "failed").inc()
         return seconds
+
+
+@dataclass(slots=True)
+class StepCall:
+    """One step's call: its outcome, or the error and code it failed with."""
+
+    outcome: Outcome | None
+    attempts: list[Attempt]
+    seconds: float
+    error: BackendError | None = None
+    code: str | None = None  # `step_timeout`, or the backend error's code
+
+
+async def call_step(
+    dispatcher: Any,
+    model: str,
+    body: dict,
+    timeout: float,
+    *,
+    prompt_tokens: int | None = None,
+    bodies: Mapping[str, dict] | None = None,
+) -> StepCall:
+    """One non-streaming call to `model` through the dispatcher, bounded by `timeout`; a failure is
+    returned, not raised (cascade steps and aggregate voters)."""
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            outcome = await dispatcher.complete([model], body, prompt_tokens=prompt_tokens, bodies=bodies)
+    except TimeoutError:
+        attempt = Attempt(model, "error", "step_timeout", f"no answer in {timeout:g} s")
+        error = BackendError(f"{model}: step timeout", status=504, code="timeout")
+        return StepCall(None, [attempt], time.perf_counter() - t0, error, "step_timeout")
+    except BackendError as exc:
+        attempts = list(getattr(exc, "attempts", ()) or [Attempt(model, "error", exc.code, exc.message)])
+        return StepCall(None, attempts, time.perf_counter() - t0, exc, exc.code)
+    return StepCall(outcome, list(outcome.attempts), time.perf_counter() - t0)
+
+
+def answered_step(
+    model: str,
+    outcome: str,
+    response: Mapping,
+    prices: Mapping[str, tuple[float, float]],
+    seconds: float,
+    score: float | None = None,
+) -> Step:
+    """The record of a call that answered: its cost and token counts from the response's usage."""
+    usage = response.get("usage") or {}
+    return Step(
+        model, outcome, score, call_cost(prices, model, response), seconds, None,
+        _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")),
+    )  # fmt: skip
 
 
 def call_cost(prices: Mapping[str, tuple[float, float]], model: str, response: Mapping) -> float | None:
