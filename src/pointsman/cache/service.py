@@ -14,7 +14,6 @@ share entries: exact hits at once, semantic ones after the next sync (`sync_inte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from pointsman.background import cancel_task
 from pointsman.cache.entry import BadEntry, Entry
 from pointsman.cache.index import VectorIndex
 from pointsman.cache.overlap import overlap
@@ -124,9 +124,7 @@ class ResponseCache:
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_task(task)
         self._tasks.clear()
         if self.owns_state:
             await self.state.close()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 import orjson
 
 from pointsman.backends.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from pointsman.background import cancel_task
 from pointsman.state import SharedState
 from pointsman.state.base import clock
 from pointsman.state.outage import Guarded
@@ -47,13 +48,8 @@ class SharedBreakers:
             self._task = asyncio.create_task(self._forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _forever(self) -> None:
         while True:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from pointsman.background import cancel_task
 from pointsman.config.gateway import BanditConfig
 from pointsman.learn.bandits import Bandit, Stats, arm_features
 from pointsman.learn.drift import PageHinkley
@@ -125,13 +126,8 @@ class OnlineSelector:
         self._task = asyncio.create_task(self._update_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         self.apply()
         await self.sync()
 

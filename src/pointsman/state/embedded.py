@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from pointsman.background import cancel_task
 from pointsman.state.base import (
     SharedState,
     WindowCount,
@@ -53,13 +54,8 @@ class EmbeddedState(SharedState):
         self._loaded = True
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            try:
-                await self._flusher
-            except asyncio.CancelledError:
-                pass
-            self._flusher = None
+        await cancel_task(self._flusher)
+        self._flusher = None
         if self.path is not None:
             await asyncio.to_thread(self._write, *self._take_dirty())
 
