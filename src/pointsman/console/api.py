@@ -160,9 +160,7 @@ def _api(handler: Handler) -> Handler:
         try:
             data = await handler(request)
         except APIError as exc:
-            return Response(
-                exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers
-            )
+            return exc.response()
         return Response(
             orjson.dumps(data), media_type="application/json", headers={"cache-control": "no-store"}
         )

@@ -78,7 +78,7 @@ class GatewayApp:
         try:
             self.gateway.gatekeeper.endpoint(endpoint, request.headers.get("authorization"), admin=admin)
         except APIError as exc:
-            return _error(exc)
+            return exc.response()
         return None
 
     @asynccontextmanager
@@ -106,9 +106,9 @@ class GatewayApp:
         found = next((m for m in self._models() if m["id"] == name), None)
         if found is None:
             known = ", ".join(m["id"] for m in self._models())
-            return _error(
-                APIError(404, f"The model '{name}' does not exist; known: {known}", code="model_not_found")
-            )
+            return APIError(
+                404, f"The model '{name}' does not exist; known: {known}", code="model_not_found"
+            ).response()
         return _json(found)
 
     def _models(self) -> list[dict]:
@@ -181,13 +181,8 @@ class GatewayApp:
         )
 
     async def wrong_method(self, request: Request) -> Response:
-        return _error(
-            APIError(
-                405,
-                f"Method {request.method} not allowed on {request.url.path}; use POST",
-                code="method_not_allowed",
-            )
-        )
+        message = f"Method {request.method} not allowed on {request.url.path}; use POST"
+        return APIError(405, message, code="method_not_allowed").response()
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -195,12 +190,12 @@ class GatewayApp:
             message = f"No such endpoint: {request.method} {request.url.path}"
         else:
             message = str(exc.detail)
-        return _error(
-            APIError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None)
-        )
+        return APIError(
+            exc.status_code, message, code="not_found" if exc.status_code == 404 else None
+        ).response()
 
     async def internal_error(self, request: Request, exc: Exception) -> Response:
-        return _error(APIError(500, f"Internal error ({type(exc).__name__})", code="internal_error"))
+        return APIError(500, f"Internal error ({type(exc).__name__})", code="internal_error").response()
 
 
 def create_app(gateway: Gateway) -> GatewayApp:
@@ -214,10 +209,6 @@ def _model(name: str, created: int, info: dict, owned_by: str = "pointsman") -> 
 def _without_slash(scope: dict) -> dict:
     path = scope["path"].rstrip("/") or "/"
     return {**scope, "path": path, "raw_path": path.encode()}
-
-
-def _error(exc: APIError) -> Response:
-    return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
 
 
 def _plain(state: Any) -> dict:

@@ -26,9 +26,7 @@ class CacheAdminEndpoint:
         try:
             return await self._handle(request)
         except APIError as exc:
-            return Response(
-                exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers
-            )
+            return exc.response()
 
     async def _handle(self, request: Request) -> Response:
         gw = self.gateway

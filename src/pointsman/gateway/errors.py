@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from starlette.responses import Response
 
 _TYPES = {
     400: "invalid_request_error",
@@ -42,6 +43,12 @@ class APIError(Exception):
 
     def body(self) -> bytes:
         return orjson.dumps(self.payload())
+
+    def response(self) -> Response:
+        """This error as a Starlette response (the endpoints that are not bare ASGI)."""
+        return Response(
+            self.body(), status_code=self.status, media_type="application/json", headers=self.headers
+        )
 
 
 def bad_request(message: str, *, param: str | None = None, code: str = "invalid_request") -> APIError:
