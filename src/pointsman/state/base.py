@@ -127,26 +127,20 @@ class SharedState(ABC):
     async def number(self, key: str) -> float:
         """The number at `key` (0.0 when absent or expired)."""
 
-    @abstractmethod
     async def window_take(
         self, key: str, amount: float, *, window: float, limit: float | None = None, now: float | None = None
     ) -> WindowCount:
         """Add `amount` to the sliding window at `key` if the window's total stays <= `limit` (always, when no
         limit): check and add are one atomic step."""
+        return (await self.window_take_all([(key, amount, limit)], window=window, now=now))[0]
 
+    @abstractmethod
     async def window_take_all(
         self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
     ) -> list[WindowCount]:
-        """Several `(key, amount, limit)` takes on windows of the same length, all or none: each amount is
-        added only if every one fits. Each result's `allowed` is the verdict for all; `retry_after` is how
-        long that take alone has to wait (0.0 when it fits). This default is not atomic across awaits;
-        the stores override it."""
-        t = now if now is not None else clock()
-        totals = [await self.window_total(key, window=window, now=t) for key, _, _ in takes]
-        fits = [lim is None or total + amount <= lim for (_, amount, lim), total in zip(takes, totals)]
-        if not all(fits):
-            return [WindowCount(False, total, 0.0 if ok else window) for total, ok in zip(totals, fits)]
-        return [await self.window_take(key, amount, window=window, now=t) for key, amount, _ in takes]
+        """Several `(key, amount, limit)` takes on windows of the same length, all or none, as one atomic
+        step: each amount is added only if every one fits. Each result's `allowed` is the verdict for all;
+        `retry_after` is how long that take alone has to wait (0.0 when it fits)."""
 
     @abstractmethod
     async def window_total(self, key: str, *, window: float, now: float | None = None) -> float:

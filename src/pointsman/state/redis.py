@@ -157,11 +157,6 @@ class RedisState(SharedState):
     async def number(self, key: str) -> float:
         return _float(await self._call(self._client.get(self._k(key))))
 
-    async def window_take(
-        self, key: str, amount: float, *, window: float, limit: float | None = None, now: float | None = None
-    ) -> WindowCount:
-        return (await self.window_take_all([(key, amount, limit)], window=window, now=now))[0]
-
     async def window_take_all(
         self, takes: Sequence[tuple[str, float, float | None]], *, window: float, now: float | None = None
     ) -> list[WindowCount]:
