@@ -82,3 +82,11 @@ def wait_for_rows(gw, n: int, timeout: float = 5.0) -> list:
         if len(rows) >= n or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
+
+
+def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Wait until `check()` is true (what a background task does), failing the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -3,12 +3,11 @@ drift and learning in /metrics, statistics persisted in the shared state across 
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
 import yaml
-from gateway.servers import UpstreamThread, backends_yaml, wait_for_rows
+from gateway.servers import UpstreamThread, backends_yaml, until, wait_for_rows
 from typer.testing import CliRunner
 
 from pointsman.cli import app
@@ -56,13 +55,6 @@ def config_dict(ups, router, bandit: bool = True) -> dict:
     if not bandit:
         del cfg["profiles"][0]["selector"]["bandit"]
     return cfg
-
-
-def until(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_bandit_in_the_gateway(upstreams, subset, tmp_path) -> None:

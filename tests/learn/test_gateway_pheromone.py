@@ -3,12 +3,11 @@ asynchronously, trails persisted in the shared state across a restart, config er
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
 import yaml
-from gateway.servers import UpstreamThread, backends_yaml, wait_for_rows
+from gateway.servers import UpstreamThread, backends_yaml, until, wait_for_rows
 
 from pointsman.config.loader import ConfigError, parse_config
 from pointsman.gateway.server import BackgroundGateway
@@ -42,13 +41,6 @@ def config_dict(ups, router, selector: dict) -> dict:
         "store": {"path": "decisions.db", "flush_interval": 0.05},
         "state": {"path": "state.db", "flush_interval": 0.05},
     }
-
-
-def until(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_pheromone_in_the_gateway(upstreams, subset, tmp_path) -> None:
