@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,17 +153,61 @@ def warm_embeddings(prompts: list[str]) -> float:
     return time.perf_counter() - start if missing else 0.0
 
 
-def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int) -> tuple[float, float, float, int]:
-    """(wall seconds, CPU seconds, peak RSS in MiB, exit code) of `pointsman eval --routers all` in a
-    fresh process. CPU time (user + system) shows how much of the wall time a busy machine gave it."""
+def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int, jobs: int) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak memory in MiB, exit code) of `pointsman eval --routers all` in a
+    fresh process. CPU time (user + system, its worker processes included) shows how much of the wall time
+    a busy machine gave it; the peak memory is the most the process and its workers held at once."""
     cmd = [sys.executable, "-c", "from pointsman.cli import main; main()", "eval", "--data", str(csv_path),
-           "--routers", "all", "--cv", str(cv), "--bootstrap", str(bootstrap), "--out", str(out)]  # fmt: skip
+           "--routers", "all", "--cv", str(cv), "--bootstrap", str(bootstrap), "--out", str(out),
+           "--jobs", str(jobs)]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=os.environ.copy())
+    peak = PeakMemory(proc.pid)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
+    return seconds, usage.ru_utime + usage.ru_stime, max(peak.stop(), usage.ru_maxrss / 1024), proc.returncode
+
+
+class PeakMemory:
+    """The largest total resident memory of a process and its descendants, sampled every 0.2 s (Linux)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.running = pid, 0, True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.peak / 2**20
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while self.running:
+            total = sum(_rss_pages(pid) for pid in _tree(self.pid)) * page
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                pass
+    return out
+
+
+def _rss_pages(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -183,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=list(TARGETS))
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=1000, help="the eval default")
+    parser.add_argument("--jobs", type=int, default=0, help="eval --jobs (0: its default, one per core)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the tables and reports here")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="lab_speed_"))
@@ -198,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         embedded = warm_embeddings(table.prompts)
         print(f"{n}x{m}: table built in {built:.0f} s ({path.stat().st_size / 2**20:.0f} MiB CSV), "
               f"embeddings of new texts {embedded:.0f} s", flush=True)  # fmt: skip
-        seconds, cpu, peak, code = run_eval(path, work / f"eval_{n}x{m}", args.cv, args.bootstrap)
+        seconds, cpu, peak, code = run_eval(path, work / f"eval_{n}x{m}", args.cv, args.bootstrap, args.jobs)
         target = TARGETS.get((n, m)) if args.cv == 5 else None
         ok = code == 0 and (target is None or seconds <= target)
         failed |= not ok

@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pointsman.evaluate.parallel import PARALLEL_FROM, auto_jobs
+
 DATA_HELP = "Routing data: a file or a directory in a known format (see `pointsman data inspect`)."
 FORMAT_HELP = "llmrouter, routeprofile, routerbench or long (default: from the file's shape)."
 PRICES_HELP = "Prices for a long table: JSON/YAML {model: {input_price, output_price}} (USD per 1M tokens)."
@@ -245,8 +247,12 @@ def eval_command(
         "'chain:agreement,cost_aware:learned' (docs/cascades.md).",
     ),
     threads: int = typer.Option(
-        1, "--threads", min=1, help="BLAS threads for fitting (1: best on a shared machine; docs/lab.md)."
+        1, "--threads", min=1, help="BLAS threads per process (1: best on a shared machine; docs/lab.md)."
     ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", min=0,
+        help=f"Worker processes for the folds (0: one per core from {PARALLEL_FROM:,} prompts, else 1).",
+    ),  # fmt: skip
 ) -> None:
     """Cross-validate routers (and cascades, on data with responses); write report.json, report.md and
     curves.png."""
@@ -274,7 +280,7 @@ def eval_command(
 
         setup = Setup(
             Protocol(cv=cv, test_split=test_split, seed=seed), bootstrap, seed, task_labels, targets,
-            parse_cascades(cascades, names),
+            parse_cascades(cascades, names), jobs or auto_jobs(ds.n_prompts), threads,
         )  # fmt: skip
         specs = [RouterSpec(n, params.get(n, {})) for n in names]
         for spec in specs:

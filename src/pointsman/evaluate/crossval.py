@@ -95,28 +95,53 @@ def predict_held_out(
     task_labels: pass the prompts' task labels to predict (a router may use them); off by default since a
     gateway does not know a request's task.
     """
+    folds = []
+    for k, (train, test) in enumerate(splits):
+        folds.append(predict_fold(spec, dataset, train, test, task_labels))
+        if on_fold is not None:
+            on_fold(k)
+    return pooled(dataset, splits, folds)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One split's held-out predictions: (len(test), m) in the dataset's model order."""
+
+    quality: np.ndarray
+    cost: np.ndarray
+    fit_seconds: float
+    predict_seconds: float
+
+
+def predict_fold(
+    spec: RouterSpec, dataset: RoutingDataset, train: np.ndarray, test: np.ndarray, task_labels: bool = False
+) -> Fold:
+    """Fit a new router on the train rows, predict the test rows (NaN for a model the router leaves out)."""
+    router = spec.make()
+    t0 = time.perf_counter()
+    router.fit(dataset.subset(train))
+    t1 = time.perf_counter()
+    part = dataset.subset(test)
+    queries = Queries(texts=list(part.prompts), tasks=list(part.tasks) if task_labels else None)
+    cols = _columns(spec, router, dataset)
+    quality = np.full((len(test), dataset.n_models), np.nan)
+    cost = np.full((len(test), dataset.n_models), np.nan)
+    quality[:, cols] = _check(spec, "predict", router.predict(queries), len(test), len(cols))
+    cost[:, cols] = _check(spec, "predict_cost", router.predict_cost(queries), len(test), len(cols))
+    return Fold(quality, cost, t1 - t0, time.perf_counter() - t1)
+
+
+def pooled(dataset: RoutingDataset, splits: Sequence[Split], folds: Sequence[Fold]) -> Predictions:
+    """The folds' predictions pooled over the rows the splits hold out."""
     rows = evaluation_rows(splits)
     m = dataset.n_models
     quality = np.full((dataset.n_prompts, m), np.nan)
     cost = np.full((dataset.n_prompts, m), np.nan)
-    fit_s = predict_s = 0.0
     fold = np.full(dataset.n_prompts, -1, dtype=np.int64)
-    for k, (train, test) in enumerate(splits):
-        fold[test] = k
-        router = spec.make()
-        t0 = time.perf_counter()
-        router.fit(dataset.subset(train))
-        t1 = time.perf_counter()
-        part = dataset.subset(test)
-        queries = Queries(texts=list(part.prompts), tasks=list(part.tasks) if task_labels else None)
-        cols = _columns(spec, router, dataset)
-        quality[np.ix_(test, cols)] = _check(spec, "predict", router.predict(queries), len(test), len(cols))
-        cost[np.ix_(test, cols)] = _check(spec, "predict_cost", router.predict_cost(queries),
-                                          len(test), len(cols))  # fmt: skip
-        fit_s += t1 - t0
-        predict_s += time.perf_counter() - t1
-        if on_fold is not None:
-            on_fold(k)
+    for k, ((_, test), part) in enumerate(zip(splits, folds)):
+        quality[test], cost[test], fold[test] = part.quality, part.cost, k
+    fit_s = sum(f.fit_seconds for f in folds)
+    predict_s = sum(f.predict_seconds for f in folds)
     return Predictions(rows, quality[rows], cost[rows], fit_s, predict_s, fold[rows])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,9 +18,9 @@ from pointsman.evaluate.crossval import (
     Predictions,
     RouterSpec,
     evaluation_rows,
-    predict_held_out,
 )
 from pointsman.evaluate.curve import References, Sweep, oracle_sweep
+from pointsman.evaluate.parallel import held_out_predictions
 from pointsman.evaluate.report import CalibrationResult, DatasetSummary, ModelSummary, Report, RouterResult
 from pointsman.evaluate.threshold import routellm_scores, two_model_sweep
 from pointsman.evaluate.truth import Truth
@@ -65,6 +65,9 @@ class Setup:
     targets: Sequence[Objective] = DEFAULT_TARGETS
     # answer-aware policies (evaluate/cascades.py), run where the data has responses, on the same folds
     cascades: Sequence[Any] = ()
+    # worker processes for the folds (evaluate/parallel.py; 1: all in this process) and BLAS threads each
+    jobs: int = 1
+    threads: int = 1
 
 
 def drop_unscored(dataset: RoutingDataset) -> tuple[RoutingDataset, int]:
@@ -95,16 +98,17 @@ def run_evaluation(
     rows = evaluation_rows(splits)
     truth = Truth(dataset.quality[rows], dataset.cost[rows])
     resamples = Resamples.draw(truth, setup.bootstrap, setup.seed) if setup.bootstrap else None
-    steps = _Steps(progress, specs, len(splits))
-    results: dict[str, RouterResult] = {}
+    steps = _Steps(progress, specs, len(splits), setup.jobs)
+    scored: dict[str, RouterResult] = {}
     held_out: dict[str, Predictions] = {}
-    for spec in specs:
-        steps.start(spec)
-        preds = held_out[spec.label] = predict_held_out(
-            spec, dataset, splits, setup.task_labels, on_fold=steps.fold(spec)
-        )
-        results[spec.label] = _score(spec, preds, truth, resamples, setup)
+    for spec, preds in held_out_predictions(
+        specs, dataset, splits, setup.task_labels, setup.jobs, setup.threads, steps.fold
+    ):
+        held_out[spec.label] = preds
+        steps.scoring(spec)
+        scored[spec.label] = _score(spec, preds, truth, resamples, setup)
         steps.scored(spec, preds)
+    results = {spec.label: scored[spec.label] for spec in specs}  # in the order asked
     if setup.cascades and dataset.responses is not None:
         from pointsman.evaluate.cascades import evaluate_cascades
 
@@ -205,43 +209,40 @@ def summarize_dataset(dataset: RoutingDataset, truth: Truth, dropped: int) -> Da
 
 
 class _Steps:
-    """One progress bar over routers x (folds + scoring): a step is one fold's fit + predict or one router's
-    curves + bootstrap. The description names what is running now; each router's times are printed when it
-    is done, so the bar shows how many steps remain and the log how long steps of each router took (routers
-    differ by orders of magnitude, so no time estimate is drawn from the count). No-ops without a Progress.
+    """One progress bar over routers x (folds + scoring): a step is one router's fit + predict on one fold,
+    or its curves + bootstrap. The description says what was done last; each router's times are printed
+    when it is scored, so the bar shows how many steps remain and the log how long each router took
+    (routers differ by orders of magnitude, so no time estimate is drawn from the count). No-ops without a
+    Progress.
     """
 
-    def __init__(self, progress: Progress | None, specs: Sequence[RouterSpec], folds: int) -> None:
+    def __init__(self, progress: Progress | None, specs: Sequence[RouterSpec], folds: int, jobs: int) -> None:
         self.progress, self.specs, self.folds = progress, list(specs), folds
+        self.where = f" ({jobs} worker processes)" if jobs > 1 else ""
+        self.done = {spec.label: 0 for spec in specs}
         self.started = 0.0
         if progress is not None:
-            self.task = progress.add_task("evaluating", total=len(self.specs) * (folds + 1))
+            self.task = progress.add_task(f"evaluating{self.where}", total=len(self.specs) * (folds + 1))
 
     def _say(self, spec: RouterSpec, what: str) -> None:
         i = self.specs.index(spec) + 1
         self.progress.update(self.task, description=f"router {i}/{len(self.specs)} {spec.label}: {what}")
 
-    def start(self, spec: RouterSpec) -> None:
+    def fold(self, spec: RouterSpec, k: int) -> None:
+        self.done[spec.label] += 1
+        if self.progress is not None:
+            self.progress.advance(self.task)
+            self._say(spec, f"fold {k + 1} fitted ({self.done[spec.label]}/{self.folds}){self.where}")
+
+    def scoring(self, spec: RouterSpec) -> None:
         self.started = time.perf_counter()
         if self.progress is not None:
-            self._say(spec, f"fit + predict fold 1/{self.folds}")
-
-    def fold(self, spec: RouterSpec) -> Callable[[int], None]:
-        def on_fold(k: int) -> None:
-            if self.progress is not None:
-                self.progress.advance(self.task)
-                nxt = (
-                    f"fit + predict fold {k + 2}/{self.folds}" if k + 1 < self.folds else "curves + bootstrap"
-                )
-                self._say(spec, nxt)
-
-        return on_fold
+            self._say(spec, "curves + bootstrap")
 
     def scored(self, spec: RouterSpec, preds: Predictions) -> None:
         if self.progress is not None:
             self.progress.advance(self.task)
-            total = time.perf_counter() - self.started
             self.progress.console.print(
                 f"  {spec.label}: fit {preds.fit_seconds:.1f} s + predict {preds.predict_seconds:.1f} s over "
-                f"{self.folds} folds, {total:.1f} s with curves + bootstrap"
+                f"{self.folds} folds, curves + bootstrap {time.perf_counter() - self.started:.1f} s"
             )

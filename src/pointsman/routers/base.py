@@ -67,6 +67,9 @@ class Router(ABC):
     evaluation_only: ClassVar[bool] = False
     # Reads prompt embeddings: the file records the encoder id, `_embed` encodes with that encoder.
     uses_embeddings: ClassVar[bool] = False
+    # Routers of one fit group share fitted parts within a process: cross-validation runs a fold of all of
+    # them in one process (evaluate/parallel.py). None: a group of its own.
+    fit_group: ClassVar[str | None] = None
     models_: list[ModelInfo]
     cost_model_: CostModel
     encoder_id_: str | None = None

@@ -154,6 +154,7 @@ class GatedRouter(Router):
     """
 
     uses_embeddings = True
+    fit_group = "gated"  # with the same gate parameters they share a fold's gate (`fitted_gate`)
     lexical_weight: float
     ngram_weight: float
     gate_reg: float

@@ -133,6 +133,12 @@ def _connection(path: Path) -> sqlite3.Connection:
     return _connections.open[key]
 
 
+# Vectors by (cache file, encoder id) and text, for this process (each is also in that file); cleared when
+# it would pass this many (~150 MB).
+_MEMO_LIMIT = 100_000
+_memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+
 class CachedEncoder:
     """An `Encoder` that looks texts up in an `EmbeddingCache` first and embeds (and stores) only the rest.
 
@@ -149,8 +155,23 @@ class CachedEncoder:
         return f"CachedEncoder({self.encoder!r}, cache={str(self.cache.path)!r})"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Like the wrapped encoder's. A cache that fails (damaged file, full disk) is logged and bypassed."""
+        """Like the wrapped encoder's. A cache that fails (damaged file, full disk) is logged and bypassed.
+
+        Vectors read or computed here are also kept in this process (`_memo`): cross-validation asks for
+        the same texts once per router, fold and inner fit, and a text's vector never changes."""
         texts = text_list(texts)
+        memo = _memo.setdefault((str(self.cache.path), self.id), {})
+        rows = [memo.get(t) for t in texts]
+        if all(r is not None for r in rows):
+            return np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
+        out = self._encode(texts, progress)
+        if sum(map(len, _memo.values())) + len(texts) > _MEMO_LIMIT:
+            _memo.clear()
+            memo = _memo.setdefault((str(self.cache.path), self.id), {})
+        memo.update(zip(texts, out.copy()))  # a copy: the caller may write into `out`
+        return out
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         keys = [text_key(t) for t in texts]
         try:
             found = self.cache.get(self.id, list(dict.fromkeys(keys)), self.dim)
