@@ -13,7 +13,8 @@ The tables are synthetic but shaped like real routing data:
 
 Embeddings are computed once per text and cached on disk (as in any evaluation); the first run embeds the
 new texts (timed and printed separately), the timed evaluations run with the cache warm, as every run of a
-user's sweep after the first. Peak memory is the evaluation process's maximum resident set.
+user's sweep after the first. Peak memory is the most the evaluation process and its workers held at once
+(sampled every 0.2 s); `eval` runs one worker process per core at these sizes (`--jobs` here to change it).
 
     python benchmarks/lab_speed.py                      # both sizes, the targets; exit 1 on a miss
     python benchmarks/lab_speed.py --sizes 2000x2       # a short run (no target unless it is a full size)
@@ -153,7 +154,9 @@ def warm_embeddings(prompts: list[str]) -> float:
     return time.perf_counter() - start if missing else 0.0
 
 
-def run_eval(csv_path: Path, out: Path, cv: int, bootstrap: int, jobs: int) -> tuple[float, float, float, int]:
+def run_eval(
+    csv_path: Path, out: Path, cv: int, bootstrap: int, jobs: int
+) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak memory in MiB, exit code) of `pointsman eval --routers all` in a
     fresh process. CPU time (user + system, its worker processes included) shows how much of the wall time
     a busy machine gave it; the peak memory is the most the process and its workers held at once."""

@@ -104,7 +104,7 @@ def test_eval_with_unknown_scores_counts_them_and_never_scores_them_as_zero(gapp
 
 def test_eval_two_models_reports_apgr_and_cpt(subset_csv, tmp_path):
     result = run("eval", "--data", str(subset_csv), "--cv", "3", "--routers", "knn,best-single", "--out",
-                 str(tmp_path), "--bootstrap", "20",
+                 str(tmp_path), "--bootstrap", "20", "--jobs", "2",
                  "--models", "gemma-2-9b-it,llama-3.1-nemotron-51b-instruct")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "APGR" in result.output
@@ -150,6 +150,7 @@ def test_train_then_route(subset_csv, tmp_path):
         (["eval", "--data", "{data}", "--routers", "knn", "--models", "gpt-9"], "unknown 'gpt-9'"),
         (["eval", "--data", "{data}", "--routers", "knn", "--target", "lambda=1"], "quality_target"),
         (["eval", "--data", "{data}", "--routers", "knn", "--test-split", "x"], "unknown test split"),
+        (["eval", "--data", "{data}", "--routers", "knn", "--jobs", "-1"], "Invalid value"),
         (["route", "--router", "/nonexistent", "hi"], "no such router file"),
         (["route", "--router", "{data}", "hi"], "not a pointsman router file"),
         (["route", "--router", "{data}", "hi", "--objective", "quality_target=0.9"], "calibrate it"),
