@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,12 @@ def test_a_router_error_in_a_worker_reaches_the_caller(data):
 def test_small_data_runs_in_one_process():
     assert auto_jobs(100) == 1
     assert auto_jobs(100_000) == available_cores()
+
+
+def test_stopping_early_stops_the_workers(data):
+    specs = [RouterSpec(n) for n in ("best-single", "mlp", "dual", "graph")]
+    results = held_out_predictions(specs, data, group_kfold(data, 5, 0), jobs=2)
+    spec, _ = next(results)
+    assert spec.label == "best-single"
+    results.close()  # the caller stopped (or was interrupted): the running jobs are cut short
+    assert multiprocessing.active_children() == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -107,6 +108,10 @@ def _run(
                     "a cross-validation worker process died (out of memory?); "
                     "run with fewer workers (--jobs 1 runs everything in one process)"
                 ) from None
+    except BaseException:  # interrupted, an error, or the caller stopped: the running jobs are not wanted
+        for process in list(pool._processes.values()):  # no public way to stop a running job
+            process.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -117,6 +122,8 @@ _worker: dict[str, object] = {}
 
 def _start_worker(dataset: RoutingDataset, splits: list[Split], task_labels: bool, threads: int) -> None:
     from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops the workers
 
     # Thread pools of libraries loaded later (scipy's own OpenBLAS, scikit-learn's OpenMP) read these when
     # they load; threadpoolctl caps the ones already loaded (numpy's). Two workers with a two-thread BLAS
