@@ -48,8 +48,9 @@ from pointsman.routers.registry import register
 
 # Soft task assignment: softmax over cosine similarity to the task centroids at this temperature.
 TASK_TEMPERATURE = 0.05
-# Rows of the query-query similarity matrix computed at once (bounds memory on large data).
-CHUNK = 2048
+# Rows of the query-query similarity matrix computed at once: bounds memory on large data (24k nodes: 50 MB of
+# similarities, 100 MB of argpartition's indices), and was faster than 2,048 rows (12 s vs 17 s, 24k x 24k).
+CHUNK = 512
 
 
 def nearest(queries: np.ndarray, nodes: np.ndarray, k: int, *, self_at: int | None = None) -> np.ndarray:
@@ -62,7 +63,7 @@ def nearest(queries: np.ndarray, nodes: np.ndarray, k: int, *, self_at: int | No
         if self_at is not None:
             rows = np.arange(len(sim))
             sim[rows, rows + start + self_at] = -np.inf
-        out[start : start + CHUNK] = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        out[start : start + CHUNK] = np.argpartition(sim, -k, axis=1)[:, -k:]
     return out
 
 

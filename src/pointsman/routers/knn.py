@@ -15,6 +15,7 @@ import numpy as np
 from pointsman.data.dataset import RoutingDataset
 from pointsman.routers.base import Queries, Router
 from pointsman.routers.fitting import array, model_priors
+from pointsman.routers.graph import nearest
 from pointsman.routers.registry import register
 
 
@@ -40,12 +41,10 @@ class KnnRouter(Router):
         q = self._queries(queries)
         if len(q) == 0:
             return np.zeros((0, len(self.models_)))
-        sim = self._embed(q) @ self.embeddings_.T
-        k = min(self.k, sim.shape[1])
-        nearest = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else None
-        scores = self.quality_[nearest] if nearest is not None else np.broadcast_to(
-            self.quality_, (len(q), *self.quality_.shape)
-        )  # fmt: skip
+        if self.k < len(self.embeddings_):  # in chunks of queries: an n x N similarity matrix can be GBs
+            scores = self.quality_[nearest(self._embed(q), self.embeddings_, self.k)]
+        else:
+            scores = np.broadcast_to(self.quality_, (len(q), *self.quality_.shape))
         known = np.isfinite(scores)
         total = np.where(known, scores, 0.0).sum(axis=1) + self.shrinkage * self.prior_
         return total / (known.sum(axis=1) + self.shrinkage)
