@@ -138,3 +138,19 @@ def test_default_location_follows_cache_dir(tmp_path: Path, monkeypatch: pytest.
         .fetchone()[0]
         == "wal"
     )
+
+
+def test_vectors_kept_in_memory_are_safe_from_callers(fp32: MiniLMEncoder, tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    counting = Counting(fp32)
+    first = CachedEncoder(counting, EmbeddingCache(path)).encode(TEXTS)
+    expected = first.copy()
+    first[:] = 0.0  # a caller writing into its array
+    with sqlite3.connect(path) as db:  # gone from the file: served from this process's memory
+        db.execute("DELETE FROM embeddings")
+    again = CachedEncoder(counting, EmbeddingCache(path)).encode(TEXTS)
+    np.testing.assert_array_equal(again, expected)
+    assert counting.asked == TEXTS
+    # another cache file is its own: its vectors are looked up (and stored) there
+    CachedEncoder(counting, EmbeddingCache(tmp_path / "other.sqlite3")).encode(TEXTS[:1])
+    assert counting.asked == TEXTS + TEXTS[:1]
