@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -75,6 +76,7 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helpers (zygote, renderers, crashpad) share our group id
         )
         port = self._port(Path(self._profile.name) / "DevToolsActivePort")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
@@ -194,16 +196,39 @@ class Browser:
         try:
             self._ws.close()
         finally:
-            self._proc.terminate()
+            self._stop()
+            self._remove_profile()
+
+    def _stop(self) -> None:
+        """Stop chromium and every helper it started: a helper still running writes into the profile while
+        it is being removed."""
+        group = self._proc.pid
+        _signal_group(group, signal.SIGTERM)
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(group, signal.SIGKILL)
+        self._proc.wait()
+
+    def _remove_profile(self, attempts: int = 20) -> None:
+        for _ in range(attempts - 1):
             try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._profile.cleanup()
+                self._profile.cleanup()
+                return
+            except OSError:  # a dying helper's last write; it is gone in a moment
+                time.sleep(0.1)
+        shutil.rmtree(self._profile.name, ignore_errors=True)
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
