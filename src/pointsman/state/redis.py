@@ -20,7 +20,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 from pointsman.state.base import (
     SLOTS,
