@@ -76,7 +76,7 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its helpers (zygote, renderers, crashpad) share our group id
+            start_new_session=True,  # its helpers (zygote, renderers, crashpad) join its process group
         )
         port = self._port(Path(self._profile.name) / "DevToolsActivePort")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
